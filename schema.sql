@@ -1,0 +1,83 @@
+-- nexds metadata schema, embedded in the binary with include_str!.
+-- Applied to an empty database; the version lives in PRAGMA user_version.
+-- Times are UNIX seconds (UTC). Enum columns hold the NEX numeric values.
+
+-- API tokens: stored as SHA-256 of the token, never in clear.
+CREATE TABLE tokens (
+    id            INTEGER PRIMARY KEY,
+    token_hash    BLOB    NOT NULL UNIQUE,
+    namespace     TEXT    NOT NULL,
+    principal_id  INTEGER,              -- NULL: a title token
+    created_time  INTEGER NOT NULL,
+    revoked_time  INTEGER
+);
+
+-- One row per DataStore object. AUTOINCREMENT: data_ids are never reused.
+CREATE TABLE objects (
+    data_id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    namespace        TEXT    NOT NULL,
+    owner_id         INTEGER NOT NULL,
+    size             INTEGER NOT NULL,
+    data_type        INTEGER NOT NULL,
+    name             TEXT    NOT NULL DEFAULT '',
+    meta_binary      BLOB    NOT NULL DEFAULT x'',
+    flags            INTEGER NOT NULL DEFAULT 0,
+    period           INTEGER NOT NULL,
+    refer_data_id    INTEGER NOT NULL DEFAULT 0,
+    access_type      INTEGER NOT NULL,   -- 0 public, 1 friend, 2 specified, 3 private, 4 specified_friend
+    update_type      INTEGER NOT NULL,
+    status           INTEGER NOT NULL DEFAULT 0,  -- 0 none, 2 pending, 5 rejected
+    state            INTEGER NOT NULL,   -- 0 uploading, 1 ready, 2 deleted
+    created_time     INTEGER NOT NULL,
+    updated_time     INTEGER NOT NULL,
+    referred_time    INTEGER NOT NULL,
+    referred_count   INTEGER NOT NULL DEFAULT 0,
+    expire_time      INTEGER NOT NULL,
+    access_password  INTEGER NOT NULL,
+    update_password  INTEGER NOT NULL,
+    deleted_time     INTEGER
+);
+-- User data starts at 1,000,000 (NEX): seed the AUTOINCREMENT counter.
+INSERT INTO sqlite_sequence (name, seq) VALUES ('objects', 999999);
+
+-- Tags (decoded bytes), kept sorted by the primary key.
+CREATE TABLE object_tags (
+    data_id  INTEGER NOT NULL REFERENCES objects (data_id) ON DELETE CASCADE,
+    tag      BLOB    NOT NULL,
+    PRIMARY KEY (data_id, tag)
+) WITHOUT ROWID;
+
+-- recipient_ids of access_permission (kind 0) and update_permission (kind 1).
+CREATE TABLE object_recipients (
+    data_id       INTEGER NOT NULL REFERENCES objects (data_id) ON DELETE CASCADE,
+    kind          INTEGER NOT NULL,
+    principal_id  INTEGER NOT NULL,
+    PRIMARY KEY (data_id, kind, principal_id)
+) WITHOUT ROWID;
+
+-- Rating slots initialised by rating_init_params at prepare.
+CREATE TABLE rating_slots (
+    data_id          INTEGER NOT NULL REFERENCES objects (data_id) ON DELETE CASCADE,
+    slot             INTEGER NOT NULL,
+    flags            INTEGER NOT NULL,   -- 0x04 modifiable, 0x08 round_minus, 0x10 disable_self_rating
+    initial_value    INTEGER NOT NULL,
+    range_min        INTEGER,
+    range_max        INTEGER,
+    lock_type        INTEGER NOT NULL,   -- 0 none, 1 interval, 2 period, 3 permanent
+    period_hour      INTEGER NOT NULL DEFAULT 0,
+    period_duration  INTEGER NOT NULL DEFAULT 0,
+    total_value      INTEGER NOT NULL,
+    count            INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (data_id, slot)
+) WITHOUT ROWID;
+
+-- Persistence slots: (principal, slot) holds one object that then never expires.
+CREATE TABLE persistence_slots (
+    namespace     TEXT    NOT NULL,
+    principal_id  INTEGER NOT NULL,
+    slot          INTEGER NOT NULL,
+    data_id       INTEGER NOT NULL UNIQUE REFERENCES objects (data_id) ON DELETE CASCADE,
+    PRIMARY KEY (namespace, principal_id, slot)
+) WITHOUT ROWID;
+
+PRAGMA user_version = 1;

@@ -1,0 +1,20 @@
+//! `nexds`: parse the command line, start logging, load settings, run.
+
+use clap::Parser;
+use nexds::cli::{self, Cli};
+use nexds::config::Settings;
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let result = Settings::load(cli.config.as_deref())
+        .map_err(Into::into)
+        .and_then(|settings| cli::run(cli, settings));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("nexds: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! Builds the application: opens the store, makes the first title token,
+//! binds the listener (port 0 works, for tests) and wires the routes.
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+
+use actix_web::dev::Server;
+use actix_web::middleware::Logger;
+use actix_web::{App, HttpServer, web};
+
+use crate::config::Settings;
+use crate::domain::time;
+use crate::handlers::{self, AppState};
+use crate::store::{OpenError, Store};
+use crate::{auth, error::ApiError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Store(#[from] OpenError),
+    #[error("cannot listen on {0}: {1}")]
+    Listen(String, #[source] std::io::Error),
+    #[error("cannot create the first title token: {0}")]
+    Bootstrap(String),
+}
+
+/// A bound, not yet running server.
+pub struct Application {
+    server: Server,
+    addr: SocketAddr,
+    public_url: String,
+}
+
+impl Application {
+    /// Must be called inside an actix system (the server's workers start here).
+    pub fn build(settings: Settings) -> Result<Application, StartupError> {
+        let store = Store::open(&settings.data_dir, settings.durability)?;
+        bootstrap(&store, &settings)?;
+
+        let listener = TcpListener::bind(&settings.listen)
+            .map_err(|e| StartupError::Listen(settings.listen.clone(), e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| StartupError::Listen(settings.listen.clone(), e))?;
+        let public_url = settings
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"));
+
+        let state = web::Data::new(AppState {
+            store,
+            max_body_bytes: settings.max_body_bytes,
+            max_file_size: settings.max_file_size,
+            public_url: public_url.clone(),
+        });
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
+                .configure(handlers::configure)
+        })
+        .shutdown_timeout(10);
+        if let Some(workers) = settings.workers {
+            server = server.workers(workers.max(1));
+        }
+        let server = server
+            .listen(listener)
+            .map_err(|e| StartupError::Listen(settings.listen.clone(), e))?
+            .run();
+        log::info!("nexds listening on http://{addr} (public URL {public_url})");
+        Ok(Application {
+            server,
+            addr,
+            public_url,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
+    /// Serves until SIGINT/SIGTERM, then finishes in-flight requests (up to 10 s).
+    pub async fn run(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// On the first start with an empty token table, makes the title token of
+/// namespace `default` and writes it to `<data>/title-token` (mode 0600).
+fn bootstrap(store: &Store, settings: &Settings) -> Result<(), StartupError> {
+    let token = match &settings.bootstrap_token {
+        Some(token) => token.clone(),
+        None => auth::new_token().map_err(|e| StartupError::Bootstrap(e.to_string()))?,
+    };
+    let path = settings.data_dir.join("title-token");
+    let tmp = settings.data_dir.join("title-token.tmp");
+    write_private(&tmp, &token).map_err(|e| StartupError::Bootstrap(e.to_string()))?;
+    let created = store
+        .bootstrap_token(auth::hash_token(&token), time::now())
+        .map_err(|e: ApiError| StartupError::Bootstrap(e.to_string()))?;
+    if created {
+        std::fs::rename(&tmp, &path).map_err(|e| StartupError::Bootstrap(e.to_string()))?;
+        log::info!(
+            "created the title token of namespace 'default'; it is in {}",
+            path.display()
+        );
+    } else {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    Ok(())
+}
+
+fn write_private(path: &Path, token: &str) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    writeln!(file, "{token}")?;
+    file.sync_all()
+}

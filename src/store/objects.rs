@@ -1,0 +1,415 @@
+//! Objects with their tags, recipients, rating slots and persistence slots.
+//! Batch writes check every item before changing any (DESIGN §9).
+
+use rusqlite::{Connection, OptionalExtension, Row, named_params, params};
+
+use crate::domain::object::{Change, State};
+use crate::domain::prepare::PrepareRequest;
+use crate::domain::rating::RatingSlot;
+use crate::domain::{Caller, DataFlags, Object, Permission, PermissionType, Status, time};
+use crate::error::ApiError;
+use crate::store::Store;
+
+const ACCESS: i64 = 0;
+const UPDATE: i64 = 1;
+
+impl Store {
+    /// Objects the caller may read, in the order asked; the rest are skipped.
+    pub async fn visible_objects(
+        &self,
+        caller: Caller,
+        ids: Vec<u64>,
+        now: i64,
+    ) -> Result<Vec<Object>, ApiError> {
+        self.read(move |conn| {
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                if let Some(object) = load(conn, id)?
+                    && object.check_read(&caller, now).is_ok()
+                {
+                    out.push(object);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// One object the caller may read, or the error saying why not.
+    pub async fn readable_object(
+        &self,
+        caller: Caller,
+        id: u64,
+        now: i64,
+    ) -> Result<Object, ApiError> {
+        self.read(move |conn| {
+            let object = load(conn, id)?.ok_or_else(|| ApiError::not_found(id))?;
+            object.check_read(&caller, now)?;
+            Ok(object)
+        })
+        .await
+    }
+
+    /// Creates a finished meta-binary-only object; returns its data_id.
+    pub async fn create_meta_only(
+        &self,
+        caller: Caller,
+        request: PrepareRequest,
+        now: i64,
+    ) -> Result<u64, ApiError> {
+        let owner = request.owner_for(&caller)?;
+        self.write(move |tx| {
+            let mut object = request.new_object(&caller.namespace, owner, State::Ready, now);
+            let (access_password, update_password) = passwords()?;
+            object.access_password = access_password;
+            object.update_password = update_password;
+            let id = insert(tx, &object)?;
+            object.data_id = id;
+            insert_ratings(tx, id, &request)?;
+            if let Some(p) = request.persistence {
+                persist(tx, &object, p.slot, p.delete_last_object, now)?;
+            }
+            Ok(id)
+        })
+        .await
+    }
+
+    /// Applies one change to every id, all or nothing; returns how many changed.
+    pub async fn change_objects(
+        &self,
+        caller: Caller,
+        ids: Vec<u64>,
+        change: Change,
+        now: i64,
+    ) -> Result<usize, ApiError> {
+        change.check_caller(&caller)?;
+        self.write(move |tx| {
+            let objects = load_for_update(tx, &caller, &ids, now)?;
+            for mut object in objects {
+                object.apply(&change, now);
+                update(tx, &object, &change)?;
+            }
+            Ok(ids.len())
+        })
+        .await
+    }
+
+    /// Deletes every id logically, all or nothing; returns how many.
+    pub async fn delete_objects(
+        &self,
+        caller: Caller,
+        ids: Vec<u64>,
+        now: i64,
+    ) -> Result<usize, ApiError> {
+        self.write(move |tx| {
+            load_for_update(tx, &caller, &ids, now)?;
+            for id in &ids {
+                mark_deleted(tx, *id, now)?;
+            }
+            Ok(ids.len())
+        })
+        .await
+    }
+}
+
+/// Loads every id and checks update permission on each before anything changes.
+fn load_for_update(
+    conn: &Connection,
+    caller: &Caller,
+    ids: &[u64],
+    now: i64,
+) -> Result<Vec<Object>, ApiError> {
+    ids.iter()
+        .map(|&id| {
+            let object = load(conn, id)?.ok_or_else(|| ApiError::not_found(id))?;
+            object.check_update(caller, now)?;
+            Ok(object)
+        })
+        .collect()
+}
+
+fn sql_id(id: u64) -> i64 {
+    // data_ids come from SQLite's 63-bit rowids; larger ids simply match nothing.
+    i64::try_from(id).unwrap_or(-1)
+}
+
+/// Two random non-zero 64-bit passwords.
+fn passwords() -> Result<(u64, u64), ApiError> {
+    let pick = || loop {
+        let mut bytes = [0u8; 8];
+        getrandom::fill(&mut bytes).map_err(|e| ApiError::internal(e.to_string()))?;
+        let value = u64::from_le_bytes(bytes);
+        if value != 0 {
+            return Ok::<_, ApiError>(value);
+        }
+    };
+    Ok((pick()?, pick()?))
+}
+
+const OBJECT_COLUMNS: &str = "data_id, namespace, owner_id, size, data_type, name, meta_binary,
+    flags, period, refer_data_id, access_type, update_type, status, state, created_time,
+    updated_time, referred_time, referred_count, expire_time, access_password, update_password,
+    EXISTS (SELECT 1 FROM persistence_slots p WHERE p.data_id = o.data_id)";
+
+fn object_from_row(r: &Row<'_>) -> rusqlite::Result<Object> {
+    let state = match r.get::<_, i64>(13)? {
+        0 => State::Uploading,
+        1 => State::Ready,
+        _ => State::Deleted,
+    };
+    Ok(Object {
+        data_id: r.get::<_, i64>(0)? as u64,
+        namespace: r.get(1)?,
+        owner_id: r.get(2)?,
+        size: r.get::<_, i64>(3)? as u64,
+        data_type: r.get(4)?,
+        name: r.get(5)?,
+        meta_binary: r.get(6)?,
+        flags: DataFlags(r.get(7)?),
+        period: r.get(8)?,
+        refer_data_id: r.get::<_, i64>(9)? as u64,
+        access: Permission {
+            kind: PermissionType::from_i64(r.get(10)?),
+            recipients: Vec::new(),
+        },
+        update: Permission {
+            kind: PermissionType::from_i64(r.get(11)?),
+            recipients: Vec::new(),
+        },
+        status: Status::from_i64(r.get(12)?),
+        state,
+        created_time: r.get(14)?,
+        updated_time: r.get(15)?,
+        referred_time: r.get(16)?,
+        referred_count: r.get::<_, i64>(17)? as u64,
+        expire_time: r.get(18)?,
+        // Passwords are 64-bit values kept bit for bit in SQLite's signed integers.
+        access_password: r.get::<_, i64>(19)? as u64,
+        update_password: r.get::<_, i64>(20)? as u64,
+        tags: Vec::new(),
+        ratings: Vec::new(),
+        persisted: r.get(21)?,
+    })
+}
+
+/// Loads an object with its tags, recipients and ratings, whatever its state.
+pub fn load(conn: &Connection, id: u64) -> Result<Option<Object>, ApiError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {OBJECT_COLUMNS} FROM objects o WHERE data_id = ?1"
+    ))?;
+    let Some(mut object) = stmt.query_row([sql_id(id)], object_from_row).optional()? else {
+        return Ok(None);
+    };
+
+    let mut stmt =
+        conn.prepare_cached("SELECT tag FROM object_tags WHERE data_id = ?1 ORDER BY tag")?;
+    object.tags = stmt
+        .query_map([sql_id(id)], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+
+    let mut stmt = conn.prepare_cached(
+        "SELECT kind, principal_id FROM object_recipients
+         WHERE data_id = ?1 ORDER BY kind, principal_id",
+    )?;
+    let mut rows = stmt.query([sql_id(id)])?;
+    while let Some(row) = rows.next()? {
+        let principal: u32 = row.get(1)?;
+        if row.get::<_, i64>(0)? == ACCESS {
+            object.access.recipients.push(principal);
+        } else {
+            object.update.recipients.push(principal);
+        }
+    }
+
+    let mut stmt = conn.prepare_cached(
+        "SELECT slot, count, total_value, initial_value FROM rating_slots
+         WHERE data_id = ?1 ORDER BY slot",
+    )?;
+    object.ratings = stmt
+        .query_map([sql_id(id)], |r| {
+            Ok(RatingSlot {
+                slot: r.get(0)?,
+                count: r.get::<_, i64>(1)? as u64,
+                total_value: r.get(2)?,
+                initial_value: r.get(3)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(Some(object))
+}
+
+fn insert(conn: &Connection, o: &Object) -> Result<u64, ApiError> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO objects (namespace, owner_id, size, data_type, name, meta_binary, flags,
+            period, refer_data_id, access_type, update_type, status, state, created_time,
+            updated_time, referred_time, referred_count, expire_time, access_password,
+            update_password)
+         VALUES (:namespace, :owner_id, :size, :data_type, :name, :meta_binary, :flags,
+            :period, :refer_data_id, :access_type, :update_type, :status, :state, :created_time,
+            :updated_time, :referred_time, :referred_count, :expire_time, :access_password,
+            :update_password)",
+    )?;
+    stmt.execute(named_params! {
+        ":namespace": o.namespace,
+        ":owner_id": o.owner_id,
+        ":size": o.size as i64,
+        ":data_type": o.data_type,
+        ":name": o.name,
+        ":meta_binary": o.meta_binary,
+        ":flags": o.flags.0,
+        ":period": o.period,
+        ":refer_data_id": o.refer_data_id as i64,
+        ":access_type": o.access.kind as i64,
+        ":update_type": o.update.kind as i64,
+        ":status": o.status as i64,
+        ":state": o.state as i64,
+        ":created_time": o.created_time,
+        ":updated_time": o.updated_time,
+        ":referred_time": o.referred_time,
+        ":referred_count": o.referred_count as i64,
+        ":expire_time": o.expire_time,
+        ":access_password": o.access_password as i64,
+        ":update_password": o.update_password as i64,
+    })?;
+    let id = conn.last_insert_rowid() as u64;
+    replace_tags(conn, id, &o.tags)?;
+    replace_recipients(conn, id, ACCESS, &o.access.recipients)?;
+    replace_recipients(conn, id, UPDATE, &o.update.recipients)?;
+    Ok(id)
+}
+
+fn insert_ratings(conn: &Connection, id: u64, request: &PrepareRequest) -> Result<(), ApiError> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO rating_slots (data_id, slot, flags, initial_value, range_min, range_max,
+            lock_type, period_hour, period_duration, total_value, count)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?4, 0)",
+    )?;
+    for r in &request.ratings {
+        stmt.execute(params![
+            sql_id(id),
+            r.slot,
+            r.flags,
+            r.initial_value,
+            r.range_min,
+            r.range_max,
+            r.lock as i64,
+            r.period_hour,
+            r.period_duration,
+        ])?;
+    }
+    Ok(())
+}
+
+/// Writes back what a change may touch.
+fn update(conn: &Connection, o: &Object, change: &Change) -> Result<(), ApiError> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE objects SET name = :name, meta_binary = :meta_binary, period = :period,
+            access_type = :access_type, update_type = :update_type, status = :status,
+            updated_time = :updated_time, referred_count = :referred_count,
+            expire_time = :expire_time
+         WHERE data_id = :data_id",
+    )?;
+    stmt.execute(named_params! {
+        ":name": o.name,
+        ":meta_binary": o.meta_binary,
+        ":period": o.period,
+        ":access_type": o.access.kind as i64,
+        ":update_type": o.update.kind as i64,
+        ":status": o.status as i64,
+        ":updated_time": o.updated_time,
+        ":referred_count": o.referred_count as i64,
+        ":expire_time": o.expire_time,
+        ":data_id": sql_id(o.data_id),
+    })?;
+    if change.tags.is_some() {
+        replace_tags(conn, o.data_id, &o.tags)?;
+    }
+    if change.access.is_some() {
+        replace_recipients(conn, o.data_id, ACCESS, &o.access.recipients)?;
+    }
+    if change.update.is_some() {
+        replace_recipients(conn, o.data_id, UPDATE, &o.update.recipients)?;
+    }
+    Ok(())
+}
+
+fn replace_tags(conn: &Connection, id: u64, tags: &[Vec<u8>]) -> Result<(), ApiError> {
+    conn.prepare_cached("DELETE FROM object_tags WHERE data_id = ?1")?
+        .execute([sql_id(id)])?;
+    let mut stmt = conn.prepare_cached("INSERT INTO object_tags (data_id, tag) VALUES (?1, ?2)")?;
+    for tag in tags {
+        stmt.execute(params![sql_id(id), tag])?;
+    }
+    Ok(())
+}
+
+fn replace_recipients(
+    conn: &Connection,
+    id: u64,
+    kind: i64,
+    recipients: &[u32],
+) -> Result<(), ApiError> {
+    conn.prepare_cached("DELETE FROM object_recipients WHERE data_id = ?1 AND kind = ?2")?
+        .execute(params![sql_id(id), kind])?;
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO object_recipients (data_id, kind, principal_id) VALUES (?1, ?2, ?3)",
+    )?;
+    for principal in recipients {
+        stmt.execute(params![sql_id(id), kind, principal])?;
+    }
+    Ok(())
+}
+
+/// Logical delete: gone for every caller at once, purged after the retention window.
+/// A persistence slot holding the object is freed.
+fn mark_deleted(conn: &Connection, id: u64, now: i64) -> Result<(), ApiError> {
+    conn.prepare_cached("UPDATE objects SET state = ?2, deleted_time = ?3 WHERE data_id = ?1")?
+        .execute(params![sql_id(id), State::Deleted as i64, now])?;
+    conn.prepare_cached("DELETE FROM persistence_slots WHERE data_id = ?1")?
+        .execute([sql_id(id)])?;
+    Ok(())
+}
+
+/// Puts `object` in its owner's persistence slot (DESIGN §7). The object that
+/// held the slot is released first: deleted, or expiring again from now.
+fn persist(
+    conn: &Connection,
+    object: &Object,
+    slot: u16,
+    delete_last_object: bool,
+    now: i64,
+) -> Result<(), ApiError> {
+    let previous: Option<(i64, u16)> = conn
+        .prepare_cached(
+            "SELECT p.data_id, o.period FROM persistence_slots p
+             JOIN objects o ON o.data_id = p.data_id
+             WHERE p.namespace = ?1 AND p.principal_id = ?2 AND p.slot = ?3",
+        )?
+        .query_row(params![object.namespace, object.owner_id, slot], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?;
+    if let Some((old, period)) = previous {
+        if delete_last_object {
+            mark_deleted(conn, old as u64, now)?;
+        } else {
+            conn.prepare_cached("DELETE FROM persistence_slots WHERE data_id = ?1")?
+                .execute([old])?;
+            conn.prepare_cached("UPDATE objects SET expire_time = ?2 WHERE data_id = ?1")?
+                .execute(params![old, time::add_days(now, period)])?;
+        }
+    }
+    conn.prepare_cached(
+        "INSERT INTO persistence_slots (namespace, principal_id, slot, data_id)
+         VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![
+        object.namespace,
+        object.owner_id,
+        slot,
+        sql_id(object.data_id)
+    ])?;
+    conn.prepare_cached("UPDATE objects SET expire_time = ?2 WHERE data_id = ?1")?
+        .execute(params![sql_id(object.data_id), time::NEVER_EXPIRES])?;
+    Ok(())
+}

@@ -1,0 +1,124 @@
+//! API tokens, kept as SHA-256 hashes. Units of work for the server and the CLI.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::domain::Caller;
+use crate::error::ApiError;
+use crate::store::Store;
+
+/// One token as `nexds token list` shows it.
+#[derive(Debug, Clone)]
+pub struct TokenInfo {
+    pub id: i64,
+    pub namespace: String,
+    pub principal: Option<u32>,
+    pub created_time: i64,
+    pub revoked_time: Option<i64>,
+}
+
+impl Store {
+    /// The caller a token hash stands for, if the token exists and is not revoked.
+    pub async fn caller_for_token(&self, hash: [u8; 32]) -> Result<Option<Caller>, ApiError> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT namespace, principal_id FROM tokens
+                 WHERE token_hash = ?1 AND revoked_time IS NULL",
+            )?;
+            let caller = stmt
+                .query_row([&hash[..]], |r| {
+                    Ok(Caller {
+                        namespace: r.get(0)?,
+                        principal: r.get(1)?,
+                    })
+                })
+                .optional()?;
+            Ok(caller)
+        })
+        .await
+    }
+
+    /// Stores a new token; returns its id.
+    pub fn create_token(
+        &self,
+        hash: [u8; 32],
+        namespace: &str,
+        principal: Option<u32>,
+        now: i64,
+    ) -> Result<i64, ApiError> {
+        self.write_blocking(|tx| insert(tx, hash, namespace, principal, now))
+    }
+
+    /// Stores the bootstrap title token if the database has no token yet; true if it did.
+    pub fn bootstrap_token(&self, hash: [u8; 32], now: i64) -> Result<bool, ApiError> {
+        self.write_blocking(|tx| {
+            let count: i64 = tx.query_row("SELECT count(*) FROM tokens", [], |r| r.get(0))?;
+            if count > 0 {
+                return Ok(false);
+            }
+            insert(tx, hash, "default", None, now)?;
+            Ok(true)
+        })
+    }
+
+    pub fn list_tokens(&self) -> Result<Vec<TokenInfo>, ApiError> {
+        self.read_blocking(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT id, namespace, principal_id, created_time, revoked_time
+                 FROM tokens ORDER BY id",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(TokenInfo {
+                    id: r.get(0)?,
+                    namespace: r.get(1)?,
+                    principal: r.get(2)?,
+                    created_time: r.get(3)?,
+                    revoked_time: r.get(4)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    /// Revokes the token with this id, or else the token with this hash.
+    /// Returns the id revoked, or `None` if no live token matched.
+    pub fn revoke_token(
+        &self,
+        id: Option<i64>,
+        hash: [u8; 32],
+        now: i64,
+    ) -> Result<Option<i64>, ApiError> {
+        self.write_blocking(|tx| {
+            let found: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM tokens
+                     WHERE (id = ?1 OR token_hash = ?2) AND revoked_time IS NULL
+                     ORDER BY id = ?1 DESC LIMIT 1",
+                    params![id, &hash[..]],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(found) = found {
+                tx.execute(
+                    "UPDATE tokens SET revoked_time = ?2 WHERE id = ?1",
+                    params![found, now],
+                )?;
+            }
+            Ok(found)
+        })
+    }
+}
+
+fn insert(
+    conn: &Connection,
+    hash: [u8; 32],
+    namespace: &str,
+    principal: Option<u32>,
+    now: i64,
+) -> Result<i64, ApiError> {
+    conn.execute(
+        "INSERT INTO tokens (token_hash, namespace, principal_id, created_time)
+         VALUES (?1, ?2, ?3, ?4)",
+        params![&hash[..], namespace, principal, now],
+    )?;
+    Ok(conn.last_insert_rowid())
+}

@@ -1,0 +1,189 @@
+//! Response documents of the spec, element for element and in the spec's order.
+
+use crate::domain::{Object, Permission, time};
+use crate::error::ApiError;
+use crate::xml::{Doc, b64_encode};
+
+/// The spec's `response=` option: extra parts of each metainfo.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Include {
+    pub meta_binary: bool,
+    pub tags: bool,
+    pub ratings: bool,
+}
+
+impl Include {
+    /// Parses `response=meta_binary,tags,ratings`; `tag` is accepted for
+    /// `tags` (the SDK's own example uses it).
+    pub fn parse(value: Option<&str>) -> Result<Self, ApiError> {
+        let mut include = Include::default();
+        for item in value.unwrap_or("").split(',').map(str::trim) {
+            match item {
+                "" => {}
+                "meta_binary" => include.meta_binary = true,
+                "tags" | "tag" => include.tags = true,
+                "ratings" => include.ratings = true,
+                other => {
+                    return Err(ApiError::invalid(format!(
+                        "unknown response option '{other}' (meta_binary, tags, ratings)"
+                    )));
+                }
+            }
+        }
+        Ok(include)
+    }
+}
+
+/// `<metainfos length="n">` (spec 12.3.2.1.2).
+pub fn metainfos(objects: &[Object], include: Include) -> Vec<u8> {
+    let mut doc = Doc::new();
+    let length = objects.len().to_string();
+    if objects.is_empty() {
+        doc.empty("metainfos", &[("length", &length)]);
+    } else {
+        doc.open("metainfos", &[("length", &length)]);
+        for object in objects {
+            metainfo(&mut doc, object, include);
+        }
+        doc.close("metainfos");
+    }
+    doc.finish()
+}
+
+fn metainfo(doc: &mut Doc, o: &Object, include: Include) {
+    doc.open("metainfo", &[]);
+    doc.num("data_id", o.data_id);
+    doc.text("name", &o.name);
+    doc.num("owner_id", o.owner_id);
+    doc.num("size", o.size);
+    doc.num("type", o.data_type);
+    permission(doc, "access_permission", &o.access);
+    permission(doc, "update_permission", &o.update);
+    let flags: Vec<&str> = o.flags.names().collect();
+    list(doc, "flags", "flag", &flags);
+    doc.num("period", o.period);
+    doc.text("created_time", &time::format(o.created_time));
+    doc.text("updated_time", &time::format(o.updated_time));
+    doc.text("referred_time", &time::format(o.referred_time));
+    doc.text("expire_time", &time::format(o.expire_time));
+    doc.text("status", o.status.name());
+    doc.num("referred_count", o.referred_count);
+    doc.num("refer_data_id", o.refer_data_id);
+    if include.tags {
+        let tags: Vec<String> = o.tags.iter().map(|t| b64_encode(t)).collect();
+        list(doc, "tags", "tag", &tags);
+    }
+    if include.meta_binary {
+        doc.text("meta_binary", &b64_encode(&o.meta_binary));
+    }
+    if include.ratings {
+        let length = o.ratings.len().to_string();
+        if o.ratings.is_empty() {
+            doc.empty("ratings", &[("length", &length)]);
+        } else {
+            doc.open("ratings", &[("length", &length)]);
+            for r in &o.ratings {
+                doc.open("rating", &[]);
+                doc.num("slot", r.slot);
+                doc.num("count", r.count);
+                doc.num("total_value", r.total_value);
+                doc.num("initial_value", r.initial_value);
+                doc.close("rating");
+            }
+            doc.close("ratings");
+        }
+    }
+    doc.close("metainfo");
+}
+
+fn permission(doc: &mut Doc, name: &str, p: &Permission) {
+    doc.open(name, &[]);
+    doc.text("type", p.kind.name());
+    let ids: Vec<String> = p.recipients.iter().map(u32::to_string).collect();
+    list(doc, "recipient_ids", "recipient_id", &ids);
+    doc.close(name);
+}
+
+/// `<name length="n"><item>…</item>…</name>`, or `<name length="0"/>`.
+fn list<T: AsRef<str>>(doc: &mut Doc, name: &str, item: &str, values: &[T]) {
+    let length = values.len().to_string();
+    if values.is_empty() {
+        doc.empty(name, &[("length", &length)]);
+        return;
+    }
+    doc.open(name, &[("length", &length)]);
+    for v in values {
+        doc.text(item, v.as_ref());
+    }
+    doc.close(name);
+}
+
+/// `<passwordinfos>` (spec 12.3.2.7.2).
+pub fn passwordinfos(objects: &[Object]) -> Vec<u8> {
+    let mut doc = Doc::new();
+    let length = objects.len().to_string();
+    if objects.is_empty() {
+        doc.empty("passwordinfos", &[("length", &length)]);
+    } else {
+        doc.open("passwordinfos", &[("length", &length)]);
+        for o in objects {
+            doc.open("passwordinfo", &[]);
+            doc.num("access_password", o.access_password);
+            doc.num("update_password", o.update_password);
+            doc.num("data_id", o.data_id);
+            doc.close("passwordinfo");
+        }
+        doc.close("passwordinfos");
+    }
+    doc.finish()
+}
+
+/// `<outer><name length="n"/></outer>`: the count-only answers of change and delete.
+pub fn counted(outer: &str, name: &str, length: usize) -> Vec<u8> {
+    let mut doc = Doc::new();
+    doc.open(outer, &[]);
+    doc.empty(name, &[("length", &length.to_string())]);
+    doc.close(outer);
+    doc.finish()
+}
+
+/// `<data><data_id>` answer of a meta-binary-only prepare (spec 12.3.2.5.1.2).
+pub fn prepared_meta_only(data_id: u64) -> Vec<u8> {
+    let mut doc = Doc::new();
+    doc.open("data", &[]);
+    doc.num("data_id", data_id);
+    doc.close("data");
+    doc.finish()
+}
+
+/// `<api_version>` and `<ngs_version>` (spec 12.3.3.1.2).
+pub fn version(api_version: u32, ngs_version: &str) -> Vec<u8> {
+    let mut doc = Doc::new();
+    doc.num("api_version", api_version);
+    doc.text("ngs_version", ngs_version);
+    doc.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn response_options_accept_tag_and_refuse_unknowns() {
+        let i = Include::parse(Some("tag,meta_binary")).unwrap();
+        assert!(i.tags && i.meta_binary && !i.ratings);
+        assert!(Include::parse(Some("url")).is_err());
+        assert_eq!(Include::parse(None).unwrap(), Include::default());
+    }
+
+    #[test]
+    fn version_renders_the_spec_bytes() {
+        let text = String::from_utf8(version(2, "3.6.2.")).unwrap();
+        assert_eq!(
+            text,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<nex>\n  <datastore>\n    \
+             <api_version>2</api_version>\n    <ngs_version>3.6.2.</ngs_version>\n  \
+             </datastore>\n</nex>\n"
+        );
+    }
+}

@@ -1,0 +1,348 @@
+//! Request roots of the spec (`<prepare>`, `<change>`, `<delete>`) read into
+//! checked domain values. Unknown child elements are ignored (DESIGN §10).
+
+use crate::domain::object::Change;
+use crate::domain::prepare::{PersistenceInit, PrepareRequest};
+use crate::domain::rating::{self, LockType, RatingInit};
+use crate::domain::{self, DataFlags, Permission, PermissionType, Status, limits};
+use crate::error::ApiError;
+use crate::xml::read::Element;
+
+impl PrepareRequest {
+    pub fn from_xml(doc: &Element) -> Result<Self, ApiError> {
+        let size = doc
+            .child("size")
+            .ok_or_else(|| ApiError::invalid("<size> is required"))?
+            .uint()?;
+        let owner_id = doc
+            .child("owner_id")
+            .map(|e| {
+                e.uint()
+                    .and_then(|id| domain::check_principal(id, "owner_id"))
+            })
+            .transpose()?;
+        let data_type = match doc.child("type") {
+            Some(e) => domain::check_data_type(e.uint()?)?,
+            None => 0,
+        };
+        let meta_binary = doc.child("meta_binary").map(meta_binary).transpose()?;
+        let mut flags = DataFlags::default();
+        if let Some(list) = doc.child("flags") {
+            for flag in list.children("flag") {
+                flags.insert_name(flag.text())?;
+            }
+        }
+        let period = match doc.child("period") {
+            Some(e) => domain::check_period(e.uint()?)?,
+            None => limits::PERIOD_DEFAULT,
+        };
+        let refer_data_id = doc
+            .child("refer_data_id")
+            .map(Element::uint)
+            .transpose()?
+            .unwrap_or(0);
+        let access = doc
+            .child("access_permission")
+            .map(permission)
+            .transpose()?
+            .unwrap_or_else(Permission::private);
+        let update = doc
+            .child("update_permission")
+            .map(permission)
+            .transpose()?
+            .unwrap_or_else(Permission::private);
+        let tags = doc.child("tags").map(tags).transpose()?.unwrap_or_default();
+        let ratings = match doc.child("rating_init_params") {
+            Some(list) => list
+                .children("param")
+                .map(rating_init)
+                .collect::<Result<Vec<_>, _>>()?,
+            None => Vec::new(),
+        };
+        RatingInit::validate_all(&ratings)?;
+        let persistence = doc
+            .child("persistence_init_param")
+            .map(persistence_init)
+            .transpose()?;
+        Ok(PrepareRequest {
+            size,
+            owner_id,
+            data_type,
+            meta_binary,
+            flags,
+            period,
+            refer_data_id,
+            access,
+            update,
+            tags,
+            ratings,
+            persistence,
+        })
+    }
+}
+
+/// A checked `<change>`: the fields to change and, for the batch form, the
+/// `<param><data_id>` list.
+pub fn change_from_xml(doc: &Element) -> Result<(Change, Vec<u64>), ApiError> {
+    let change = Change {
+        name: doc
+            .child("name")
+            .map(|e| {
+                domain::check_name(e.text())?;
+                Ok::<_, ApiError>(e.text().to_owned())
+            })
+            .transpose()?,
+        period: doc
+            .child("period")
+            .map(|e| domain::check_period(e.uint()?))
+            .transpose()?,
+        status: doc
+            .child("status")
+            .map(|e| Status::parse(e.text()))
+            .transpose()?,
+        referred_count: doc.child("referred_count").map(Element::uint).transpose()?,
+        access: doc.child("access_permission").map(permission).transpose()?,
+        update: doc.child("update_permission").map(permission).transpose()?,
+        tags: doc.child("tags").map(tags).transpose()?,
+        meta_binary: doc.child("meta_binary").map(meta_binary).transpose()?,
+        modify_update_time: doc
+            .child("modify_update_time")
+            .map(Element::flag)
+            .transpose()?
+            .unwrap_or(false),
+    };
+    let ids = param_data_ids(doc)?;
+    Ok((change, ids))
+}
+
+/// The `<param><data_id>` list of a batch request, duplicates dropped. Empty
+/// when the document has no `<param>`; the caller decides whether that is allowed.
+pub fn param_data_ids(doc: &Element) -> Result<Vec<u64>, ApiError> {
+    let mut ids = Vec::new();
+    for (i, param) in doc.children("param").enumerate() {
+        let id = param
+            .child("data_id")
+            .ok_or_else(|| ApiError::invalid(format!("<param> {} has no <data_id>", i + 1)))?
+            .uint()?;
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    if doc.children("param").count() > limits::BATCH_MAX {
+        return Err(ApiError::invalid(format!(
+            "{} <param> elements, at most {} are allowed",
+            doc.children("param").count(),
+            limits::BATCH_MAX
+        )));
+    }
+    Ok(ids)
+}
+
+fn meta_binary(e: &Element) -> Result<Vec<u8>, ApiError> {
+    let bytes = e.base64()?;
+    domain::check_meta_binary(&bytes)?;
+    Ok(bytes)
+}
+
+fn tags(e: &Element) -> Result<Vec<Vec<u8>>, ApiError> {
+    let tags = e
+        .children("tag")
+        .map(Element::base64)
+        .collect::<Result<Vec<_>, _>>()?;
+    domain::check_tags(tags)
+}
+
+fn permission(e: &Element) -> Result<Permission, ApiError> {
+    let kind = e
+        .child("type")
+        .ok_or_else(|| ApiError::invalid(format!("<{}> needs a <type>", e.name)))?;
+    let kind = PermissionType::parse(kind.text())?;
+    let mut recipients = Vec::new();
+    if let Some(list) = e.child("recipient_ids") {
+        for r in list.children("recipient_id") {
+            recipients.push(domain::check_principal(r.uint()?, "recipient_id")?);
+        }
+    }
+    recipients.sort_unstable();
+    recipients.dedup();
+    if recipients.len() > limits::RECIPIENTS_MAX {
+        return Err(ApiError::invalid(format!(
+            "<{}> has {} recipients, at most {} are allowed",
+            e.name,
+            recipients.len(),
+            limits::RECIPIENTS_MAX
+        )));
+    }
+    Ok(Permission { kind, recipients })
+}
+
+fn rating_init(param: &Element) -> Result<RatingInit, ApiError> {
+    let slot = param
+        .child("slot")
+        .ok_or_else(|| ApiError::invalid("rating_init_params <param> needs a <slot>"))?
+        .uint()?;
+    let slot = u8::try_from(slot)
+        .ok()
+        .filter(|s| *s < limits::RATING_SLOTS)
+        .ok_or_else(|| ApiError::invalid(format!("rating slot {slot} is out of range 0..=15")))?;
+    let mut flags = 0;
+    if let Some(list) = param.child("flags") {
+        for flag in list.children("flag") {
+            flags |= rating::flags::parse(flag.text()).ok_or_else(|| {
+                ApiError::invalid(format!("unknown rating flag '{}'", flag.text()))
+            })?;
+        }
+    }
+    let lock = param.child("lock");
+    let lock_type = match lock.and_then(|l| l.child("type")) {
+        Some(t) => LockType::parse(t.text())?,
+        None => LockType::None,
+    };
+    let lock_int = |name: &str| -> Result<i32, ApiError> {
+        lock.and_then(|l| l.child(name))
+            .map(Element::int32)
+            .transpose()
+            .map(Option::unwrap_or_default)
+    };
+    Ok(RatingInit {
+        slot,
+        flags,
+        initial_value: param
+            .child("initial_value")
+            .map(Element::int)
+            .transpose()?
+            .unwrap_or(0),
+        range_min: param.child("range_min").map(Element::int32).transpose()?,
+        range_max: param.child("range_max").map(Element::int32).transpose()?,
+        lock: lock_type,
+        period_hour: lock_int("period_hour")?,
+        period_duration: lock_int("period_duration")?,
+    })
+}
+
+fn persistence_init(e: &Element) -> Result<PersistenceInit, ApiError> {
+    let slot = e
+        .child("slot")
+        .ok_or_else(|| ApiError::invalid("<persistence_init_param> needs a <slot>"))?
+        .uint()?;
+    let slot = u16::try_from(slot)
+        .ok()
+        .filter(|s| *s < limits::PERSISTENCE_SLOTS)
+        .ok_or_else(|| {
+            ApiError::invalid(format!("persistence slot {slot} is out of range 0..=15"))
+        })?;
+    // DataStore clients default delete_last_object to true (NEX).
+    let delete_last_object = e
+        .child("delete_last_object")
+        .map(Element::flag)
+        .transpose()?
+        .unwrap_or(true);
+    Ok(PersistenceInit {
+        slot,
+        delete_last_object,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+    use crate::xml::read::parse_document;
+
+    fn prepare(xml: &str) -> Result<PrepareRequest, ApiError> {
+        PrepareRequest::from_xml(&parse_document(xml.as_bytes(), "prepare")?)
+    }
+
+    #[test]
+    fn the_spec_prepare_example_reads_with_defaults() {
+        let p = prepare("<prepare>\n  <size>100</size>\n</prepare>").unwrap();
+        assert_eq!(p.size, 100);
+        assert_eq!(p.period, 90);
+        assert_eq!(p.data_type, 0);
+        assert_eq!(p.access, Permission::private());
+        assert!(p.tags.is_empty() && p.ratings.is_empty() && p.persistence.is_none());
+    }
+
+    #[test]
+    fn a_full_prepare_reads_every_element() {
+        let p = prepare(
+            "<prepare><size>0</size><owner_id>100</owner_id><type>7</type>\
+             <meta_binary>AAE</meta_binary><flags><flag>not_use_storageserver</flag>\
+             <flag>need_review</flag></flags><period>30</period><refer_data_id>5</refer_data_id>\
+             <access_permission><type>specified</type><recipient_ids><recipient_id>9</recipient_id>\
+             <recipient_id>8</recipient_id></recipient_ids></access_permission>\
+             <tags><tag>Yg==</tag><tag>YQ</tag></tags>\
+             <rating_init_params><param><slot>1</slot><flags><flag>modifiable</flag></flags>\
+             <initial_value>-5</initial_value><range_min>-10</range_min><range_max>10</range_max>\
+             <lock><type>period</type><period_hour>3</period_hour><period_duration>-17</period_duration>\
+             </lock></param></rating_init_params>\
+             <persistence_init_param><slot>2</slot><delete_last_object>0</delete_last_object>\
+             </persistence_init_param></prepare>",
+        )
+        .unwrap();
+        assert_eq!(p.owner_id, Some(100));
+        assert_eq!(p.meta_binary, Some(vec![0, 1]));
+        assert!(p.flags.contains(DataFlags::NEED_REVIEW));
+        assert_eq!(p.access.recipients, vec![8, 9]);
+        assert_eq!(p.tags, vec![b"a".to_vec(), b"b".to_vec()]);
+        assert_eq!(p.ratings[0].lock, LockType::Period);
+        assert_eq!(p.ratings[0].period_duration, -17);
+        assert_eq!(
+            p.persistence,
+            Some(PersistenceInit {
+                slot: 2,
+                delete_last_object: false
+            })
+        );
+    }
+
+    #[test]
+    fn prepare_limits_are_invalid_arguments() {
+        for xml in [
+            "<prepare/>",
+            "<prepare><size>0</size><type>65535</type></prepare>",
+            "<prepare><size>0</size><period>0</period></prepare>",
+            "<prepare><size>0</size><flags><flag>bogus</flag></flags></prepare>",
+            "<prepare><size>0</size><access_permission><type>all</type></access_permission></prepare>",
+            "<prepare><size>0</size><access_permission/></prepare>",
+            "<prepare><size>0</size><owner_id>0</owner_id></prepare>",
+            "<prepare><size>0</size><persistence_init_param><slot>16</slot></persistence_init_param></prepare>",
+        ] {
+            assert_eq!(
+                prepare(xml).unwrap_err().kind,
+                ErrorKind::InvalidArgument,
+                "{xml}"
+            );
+        }
+        let long = format!(
+            "<prepare><size>0</size><meta_binary>{}</meta_binary></prepare>",
+            "A".repeat(1368)
+        );
+        assert_eq!(prepare(&long).unwrap_err().kind, ErrorKind::InvalidArgument);
+    }
+
+    #[test]
+    fn the_spec_batch_change_example_reads() {
+        let doc = parse_document(
+            b"<change><name>new name</name><update_permission><type>specified</type>\
+              <recipient_ids><recipient_id>100</recipient_id></recipient_ids></update_permission>\
+              <param><data_id>10</data_id></param><param><data_id>20</data_id></param></change>",
+            "change",
+        )
+        .unwrap();
+        let (change, ids) = change_from_xml(&doc).unwrap();
+        assert_eq!(ids, vec![10, 20]);
+        assert_eq!(change.name.as_deref(), Some("new name"));
+        assert_eq!(change.update.unwrap().recipients, vec![100]);
+        assert!(change.access.is_none() && change.tags.is_none());
+    }
+
+    #[test]
+    fn a_param_without_data_id_is_refused() {
+        let doc = parse_document(b"<delete><param/></delete>", "delete").unwrap();
+        assert_eq!(
+            param_data_ids(&doc).unwrap_err().kind,
+            ErrorKind::InvalidArgument
+        );
+    }
+}
