@@ -1,5 +1,8 @@
 //! nexds: a server for the NEX DataStore web API v2 (HTTP + XML).
 
+// `unwrap` is for tests only; the server reports every failure.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod auth;
 pub mod cli;
 pub mod config;

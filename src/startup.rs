@@ -93,6 +93,12 @@ impl Application {
 /// On the first start with an empty token table, makes the title token of
 /// namespace `default` and writes it to `<data>/title-token` (mode 0600).
 fn bootstrap(store: &Store, settings: &Settings) -> Result<(), StartupError> {
+    let has_tokens = store
+        .has_tokens()
+        .map_err(|e| StartupError::Bootstrap(e.to_string()))?;
+    if has_tokens {
+        return Ok(());
+    }
     let token = match &settings.bootstrap_token {
         Some(token) => token.clone(),
         None => auth::new_token().map_err(|e| StartupError::Bootstrap(e.to_string()))?,

@@ -30,24 +30,47 @@ pub mod limits {
     pub const SERVER_PRINCIPAL: u32 = 2;
 }
 
-/// Parses a data_id from a path segment or a list item. Not a number: Core::InvalidArgument.
+/// Parses an unsigned integer named `what`. Not a number: Core::InvalidArgument
+/// (a malformed request); a negative or too large number: DataStore::InvalidArgument.
+pub fn parse_uint(what: &str, text: &str) -> Result<u64, ApiError> {
+    let text = text.trim();
+    text.parse::<u64>().map_err(|_| {
+        if is_integer(text) {
+            ApiError::invalid(format!("{what} {text} is out of range"))
+        } else {
+            ApiError::malformed(format!("{what} '{text}' is not an unsigned integer"))
+        }
+    })
+}
+
+/// Is `text` an integer in decimal (optionally negative), whatever its size?
+pub fn is_integer(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Parses a data_id from a path segment or a list item.
 pub fn parse_data_id(text: &str) -> Result<u64, ApiError> {
-    text.trim()
-        .parse::<u64>()
-        .map_err(|_| ApiError::malformed(format!("data_id '{text}' is not an unsigned integer")))
+    parse_uint("data_id", text)
 }
 
 /// Parses `data_ids=10,20,30`: 1..=100 ids, duplicates dropped, order kept.
 pub fn parse_data_id_list(text: Option<&str>) -> Result<Vec<u64>, ApiError> {
     let text = text.ok_or_else(|| ApiError::invalid("data_ids is required"))?;
-    let mut ids = Vec::new();
-    for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+    let items: Vec<&str> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    // The limit counts the items as sent, like the <param> lists of batch writes.
+    check_batch_len(items.len(), "data_ids")?;
+    let mut ids = Vec::with_capacity(items.len());
+    for item in items {
         let id = parse_data_id(item)?;
         if !ids.contains(&id) {
             ids.push(id);
         }
     }
-    check_batch_len(ids.len(), "data_ids")?;
     Ok(ids)
 }
 
@@ -179,6 +202,23 @@ mod tests {
     fn a_non_numeric_data_id_is_a_core_error() {
         let err = parse_data_id_list(Some("10,abc")).unwrap_err();
         assert_eq!(err.kind, ErrorKind::MalformedRequest);
+    }
+
+    #[test]
+    fn numbers_out_of_range_are_datastore_errors() {
+        assert_eq!(
+            parse_data_id("-1").unwrap_err().kind,
+            ErrorKind::InvalidArgument
+        );
+        assert_eq!(
+            parse_data_id("99999999999999999999999").unwrap_err().kind,
+            ErrorKind::InvalidArgument
+        );
+        assert_eq!(
+            parse_data_id("1e6").unwrap_err().kind,
+            ErrorKind::MalformedRequest
+        );
+        assert_eq!(parse_data_id(" 12 ").unwrap(), 12);
     }
 
     #[test]

@@ -48,6 +48,13 @@ impl Store {
         self.write_blocking(|tx| insert(tx, hash, namespace, principal, now))
     }
 
+    /// Does the database hold any token, live or revoked?
+    pub fn has_tokens(&self) -> Result<bool, ApiError> {
+        self.read_blocking(|conn| {
+            Ok(conn.query_row("SELECT EXISTS (SELECT 1 FROM tokens)", [], |r| r.get(0))?)
+        })
+    }
+
     /// Stores the bootstrap title token if the database has no token yet; true if it did.
     pub fn bootstrap_token(&self, hash: [u8; 32], now: i64) -> Result<bool, ApiError> {
         self.write_blocking(|tx| {

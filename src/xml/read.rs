@@ -22,6 +22,20 @@ impl Element {
         self.children.iter().find(|c| c.name == name)
     }
 
+    /// The child named `name` of a request: absent is `None`, given twice is an
+    /// error, since a client that sends two `<name>`s meant something we would guess at.
+    pub fn one(&self, name: &str) -> Result<Option<&Element>, ApiError> {
+        let mut found = self.children.iter().filter(|c| c.name == name);
+        let first = found.next();
+        if found.next().is_some() {
+            return Err(ApiError::invalid(format!(
+                "<{name}> is given more than once in <{}>",
+                self.name
+            )));
+        }
+        Ok(first)
+    }
+
     /// Every child named `name`.
     pub fn children<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Element> + 'a {
         self.children.iter().filter(move |c| c.name == name)
@@ -34,24 +48,14 @@ impl Element {
     /// An unsigned integer. Not a number: Core::InvalidArgument; a negative or
     /// too large number: DataStore::InvalidArgument.
     pub fn uint(&self) -> Result<u64, ApiError> {
-        let text = self.text();
-        text.parse::<u64>().map_err(|_| {
-            if is_integer(text) {
-                ApiError::invalid(format!("<{}> {text} is out of range", self.name))
-            } else {
-                ApiError::malformed(format!(
-                    "<{}> '{text}' is not an unsigned integer",
-                    self.name
-                ))
-            }
-        })
+        crate::domain::parse_uint(&format!("<{}>", self.name), self.text())
     }
 
     /// A signed integer within `i64`.
     pub fn int(&self) -> Result<i64, ApiError> {
         let text = self.text();
         text.parse::<i64>().map_err(|_| {
-            if is_integer(text) {
+            if crate::domain::is_integer(text) {
                 ApiError::invalid(format!("<{}> {text} is out of range", self.name))
             } else {
                 ApiError::malformed(format!("<{}> '{text}' is not an integer", self.name))
@@ -82,11 +86,6 @@ impl Element {
     pub fn base64(&self) -> Result<Vec<u8>, ApiError> {
         super::b64_decode(&format!("<{}>", self.name), self.text())
     }
-}
-
-fn is_integer(text: &str) -> bool {
-    let digits = text.strip_prefix('-').unwrap_or(text);
-    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Reads a document whose root must be `root`.
@@ -284,6 +283,17 @@ mod tests {
             el("99999999999999999999999").uint().unwrap_err().kind,
             ErrorKind::InvalidArgument
         );
+    }
+
+    #[test]
+    fn single_valued_children_may_not_repeat() {
+        let doc =
+            parse_document(b"<change><name>a</name><name>b</name></change>", "change").unwrap();
+        assert_eq!(
+            doc.one("name").unwrap_err().kind,
+            ErrorKind::InvalidArgument
+        );
+        assert!(doc.one("period").unwrap().is_none());
     }
 
     #[test]

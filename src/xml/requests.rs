@@ -11,48 +11,48 @@ use crate::xml::read::Element;
 impl PrepareRequest {
     pub fn from_xml(doc: &Element) -> Result<Self, ApiError> {
         let size = doc
-            .child("size")
+            .one("size")?
             .ok_or_else(|| ApiError::invalid("<size> is required"))?
             .uint()?;
         let owner_id = doc
-            .child("owner_id")
+            .one("owner_id")?
             .map(|e| {
                 e.uint()
                     .and_then(|id| domain::check_principal(id, "owner_id"))
             })
             .transpose()?;
-        let data_type = match doc.child("type") {
+        let data_type = match doc.one("type")? {
             Some(e) => domain::check_data_type(e.uint()?)?,
             None => 0,
         };
-        let meta_binary = doc.child("meta_binary").map(meta_binary).transpose()?;
+        let meta_binary = doc.one("meta_binary")?.map(meta_binary).transpose()?;
         let mut flags = DataFlags::default();
-        if let Some(list) = doc.child("flags") {
+        if let Some(list) = doc.one("flags")? {
             for flag in list.children("flag") {
                 flags.insert_name(flag.text())?;
             }
         }
-        let period = match doc.child("period") {
+        let period = match doc.one("period")? {
             Some(e) => domain::check_period(e.uint()?)?,
             None => limits::PERIOD_DEFAULT,
         };
         let refer_data_id = doc
-            .child("refer_data_id")
+            .one("refer_data_id")?
             .map(Element::uint)
             .transpose()?
             .unwrap_or(0);
         let access = doc
-            .child("access_permission")
+            .one("access_permission")?
             .map(permission)
             .transpose()?
             .unwrap_or_else(Permission::private);
         let update = doc
-            .child("update_permission")
+            .one("update_permission")?
             .map(permission)
             .transpose()?
             .unwrap_or_else(Permission::private);
-        let tags = doc.child("tags").map(tags).transpose()?.unwrap_or_default();
-        let ratings = match doc.child("rating_init_params") {
+        let tags = doc.one("tags")?.map(tags).transpose()?.unwrap_or_default();
+        let ratings = match doc.one("rating_init_params")? {
             Some(list) => list
                 .children("param")
                 .map(rating_init)
@@ -61,7 +61,7 @@ impl PrepareRequest {
         };
         RatingInit::validate_all(&ratings)?;
         let persistence = doc
-            .child("persistence_init_param")
+            .one("persistence_init_param")?
             .map(persistence_init)
             .transpose()?;
         Ok(PrepareRequest {
@@ -86,27 +86,27 @@ impl PrepareRequest {
 pub fn change_from_xml(doc: &Element) -> Result<(Change, Vec<u64>), ApiError> {
     let change = Change {
         name: doc
-            .child("name")
+            .one("name")?
             .map(|e| {
                 domain::check_name(e.text())?;
                 Ok::<_, ApiError>(e.text().to_owned())
             })
             .transpose()?,
         period: doc
-            .child("period")
+            .one("period")?
             .map(|e| domain::check_period(e.uint()?))
             .transpose()?,
         status: doc
-            .child("status")
+            .one("status")?
             .map(|e| Status::parse(e.text()))
             .transpose()?,
-        referred_count: doc.child("referred_count").map(Element::uint).transpose()?,
-        access: doc.child("access_permission").map(permission).transpose()?,
-        update: doc.child("update_permission").map(permission).transpose()?,
-        tags: doc.child("tags").map(tags).transpose()?,
-        meta_binary: doc.child("meta_binary").map(meta_binary).transpose()?,
+        referred_count: doc.one("referred_count")?.map(Element::uint).transpose()?,
+        access: doc.one("access_permission")?.map(permission).transpose()?,
+        update: doc.one("update_permission")?.map(permission).transpose()?,
+        tags: doc.one("tags")?.map(tags).transpose()?,
+        meta_binary: doc.one("meta_binary")?.map(meta_binary).transpose()?,
         modify_update_time: doc
-            .child("modify_update_time")
+            .one("modify_update_time")?
             .map(Element::flag)
             .transpose()?
             .unwrap_or(false),
@@ -121,7 +121,7 @@ pub fn param_data_ids(doc: &Element) -> Result<Vec<u64>, ApiError> {
     let mut ids = Vec::new();
     for (i, param) in doc.children("param").enumerate() {
         let id = param
-            .child("data_id")
+            .one("data_id")?
             .ok_or_else(|| ApiError::invalid(format!("<param> {} has no <data_id>", i + 1)))?
             .uint()?;
         if !ids.contains(&id) {
@@ -154,11 +154,11 @@ fn tags(e: &Element) -> Result<Vec<Vec<u8>>, ApiError> {
 
 fn permission(e: &Element) -> Result<Permission, ApiError> {
     let kind = e
-        .child("type")
+        .one("type")?
         .ok_or_else(|| ApiError::invalid(format!("<{}> needs a <type>", e.name)))?;
     let kind = PermissionType::parse(kind.text())?;
     let mut recipients = Vec::new();
-    if let Some(list) = e.child("recipient_ids") {
+    if let Some(list) = e.one("recipient_ids")? {
         for r in list.children("recipient_id") {
             recipients.push(domain::check_principal(r.uint()?, "recipient_id")?);
         }
@@ -178,7 +178,7 @@ fn permission(e: &Element) -> Result<Permission, ApiError> {
 
 fn rating_init(param: &Element) -> Result<RatingInit, ApiError> {
     let slot = param
-        .child("slot")
+        .one("slot")?
         .ok_or_else(|| ApiError::invalid("rating_init_params <param> needs a <slot>"))?
         .uint()?;
     let slot = u8::try_from(slot)
@@ -186,20 +186,22 @@ fn rating_init(param: &Element) -> Result<RatingInit, ApiError> {
         .filter(|s| *s < limits::RATING_SLOTS)
         .ok_or_else(|| ApiError::invalid(format!("rating slot {slot} is out of range 0..=15")))?;
     let mut flags = 0;
-    if let Some(list) = param.child("flags") {
+    if let Some(list) = param.one("flags")? {
         for flag in list.children("flag") {
             flags |= rating::flags::parse(flag.text()).ok_or_else(|| {
                 ApiError::invalid(format!("unknown rating flag '{}'", flag.text()))
             })?;
         }
     }
-    let lock = param.child("lock");
-    let lock_type = match lock.and_then(|l| l.child("type")) {
+    let lock = param.one("lock")?;
+    let lock_type = match lock.map(|l| l.one("type")).transpose()?.flatten() {
         Some(t) => LockType::parse(t.text())?,
         None => LockType::None,
     };
     let lock_int = |name: &str| -> Result<i32, ApiError> {
-        lock.and_then(|l| l.child(name))
+        lock.map(|l| l.one(name))
+            .transpose()?
+            .flatten()
             .map(Element::int32)
             .transpose()
             .map(Option::unwrap_or_default)
@@ -208,12 +210,12 @@ fn rating_init(param: &Element) -> Result<RatingInit, ApiError> {
         slot,
         flags,
         initial_value: param
-            .child("initial_value")
+            .one("initial_value")?
             .map(Element::int)
             .transpose()?
             .unwrap_or(0),
-        range_min: param.child("range_min").map(Element::int32).transpose()?,
-        range_max: param.child("range_max").map(Element::int32).transpose()?,
+        range_min: param.one("range_min")?.map(Element::int32).transpose()?,
+        range_max: param.one("range_max")?.map(Element::int32).transpose()?,
         lock: lock_type,
         period_hour: lock_int("period_hour")?,
         period_duration: lock_int("period_duration")?,
@@ -222,7 +224,7 @@ fn rating_init(param: &Element) -> Result<RatingInit, ApiError> {
 
 fn persistence_init(e: &Element) -> Result<PersistenceInit, ApiError> {
     let slot = e
-        .child("slot")
+        .one("slot")?
         .ok_or_else(|| ApiError::invalid("<persistence_init_param> needs a <slot>"))?
         .uint()?;
     let slot = u16::try_from(slot)
@@ -233,7 +235,7 @@ fn persistence_init(e: &Element) -> Result<PersistenceInit, ApiError> {
         })?;
     // DataStore clients default delete_last_object to true (NEX).
     let delete_last_object = e
-        .child("delete_last_object")
+        .one("delete_last_object")?
         .map(Element::flag)
         .transpose()?
         .unwrap_or(true);

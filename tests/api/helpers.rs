@@ -1,0 +1,289 @@
+//! A real nexds on 127.0.0.1:0 with a temporary data dir, and a small HTTP client.
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use nexds::config::Settings;
+use nexds::startup::Application;
+use nexds::store::{Durability, Store};
+use nexds::xml::read::{Element, parse_document};
+use tempfile::TempDir;
+
+pub const V2: &str = "/nex/datastore/v2";
+
+pub struct TestApp {
+    pub base: String,
+    pub title: String,
+    /// Kept so the data dir lives as long as the app.
+    _dir: TempDir,
+    store: Store,
+    agent: ureq::Agent,
+}
+
+/// Starts the application in its own thread; it lives until the test process ends.
+pub fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {})
+}
+
+pub fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let title = nexds::auth::new_token().expect("token");
+    let mut settings = Settings {
+        listen: "127.0.0.1:0".into(),
+        data_dir: dir.path().to_owned(),
+        bootstrap_token: Some(title.clone()),
+        durability: Durability::Normal,
+        workers: Some(1),
+        ..Settings::default()
+    };
+    adjust(&mut settings);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let app = Application::build(settings).expect("the app builds");
+            tx.send(app.addr()).expect("send addr");
+            app.run().await
+        })
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the app starts");
+    let store = Store::open(dir.path(), Durability::Normal).expect("store");
+    TestApp {
+        base: format!("http://{addr}"),
+        title,
+        _dir: dir,
+        store,
+        agent: agent(),
+    }
+}
+
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+/// An HTTP answer as a client sees it.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub content_type: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Resp {
+    /// The body as an element tree rooted at `<nex>`.
+    pub fn doc(&self) -> Element {
+        parse_document(self.body.as_bytes(), "nex")
+            .unwrap_or_else(|e| panic!("not a <nex> document ({e}): {}", self.body))
+    }
+
+    /// Text at a `/`-separated path below `<nex>`, e.g. `datastore/data/data_id`.
+    pub fn text(&self, path: &str) -> String {
+        let doc = self.doc();
+        let mut el = &doc;
+        for part in path.split('/') {
+            el = el
+                .child(part)
+                .unwrap_or_else(|| panic!("no <{part}> in {path}: {}", self.body));
+        }
+        el.text().to_owned()
+    }
+
+    /// The `<code>` of an error answer.
+    pub fn error_code(&self) -> String {
+        self.text("error/code")
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Asserts an error answer: HTTP status and NEX code, XML content type.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status, status, "status of {}", self.body);
+        assert_eq!(self.error_code(), code, "code of {}", self.body);
+        assert_eq!(self.content_type, "text/xml;charset=utf-8");
+    }
+
+    #[track_caller]
+    pub fn assert_ok(&self) {
+        assert_eq!(self.status, 200, "{}", self.body);
+        assert_eq!(self.content_type, "text/xml;charset=utf-8");
+    }
+}
+
+/// Sends one request with any method; `token` None sends no Authorization.
+pub fn send(
+    agent: &ureq::Agent,
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> Resp {
+    let mut builder = ureq::http::Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        builder = builder.header(*k, *v);
+    }
+    let result = match body {
+        Some(body) => agent.run(builder.body(body.to_owned()).expect("request")),
+        None => agent.run(builder.body(()).expect("request")),
+    };
+    let mut response = result.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
+        .collect();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let status = response.status().as_u16();
+    let body = response.body_mut().read_to_string().unwrap_or_default();
+    Resp {
+        status,
+        content_type,
+        headers,
+        body,
+    }
+}
+
+impl TestApp {
+    /// A new token of `namespace`; a principal token when `principal` is given.
+    pub fn token(&self, namespace: &str, principal: Option<u32>) -> String {
+        let token = nexds::auth::new_token().expect("token");
+        self.store
+            .create_token(nexds::auth::hash_token(&token), namespace, principal, 0)
+            .expect("create token");
+        token
+    }
+
+    pub fn principal(&self, id: u32) -> String {
+        self.token("default", Some(id))
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// A request to `path` (below the server root) with a Bearer token.
+    pub fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> Resp {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let mut headers = vec![("Content-Type", "text/xml")];
+        if let Some(auth) = &auth {
+            headers.push(("Authorization", auth.as_str()));
+        }
+        send(
+            &self.agent,
+            method,
+            &format!("{}{path}", self.base),
+            &headers,
+            body,
+        )
+    }
+
+    pub fn get(&self, path: &str, token: &str) -> Resp {
+        self.call("GET", path, Some(token), None)
+    }
+
+    pub fn put(&self, path: &str, token: &str, body: &str) -> Resp {
+        self.call("PUT", path, Some(token), Some(body))
+    }
+
+    pub fn post(&self, path: &str, token: &str, body: &str) -> Resp {
+        self.call("POST", path, Some(token), Some(body))
+    }
+
+    pub fn delete(&self, path: &str, token: &str) -> Resp {
+        self.call("DELETE", path, Some(token), None)
+    }
+
+    /// Creates a meta-binary-only object with `extra` prepare elements; returns its data_id.
+    #[track_caller]
+    pub fn create(&self, token: &str, extra: &str) -> u64 {
+        let resp = self.prepare(token, extra);
+        resp.assert_ok();
+        resp.text("datastore/data/data_id")
+            .parse()
+            .expect("numeric data_id")
+    }
+
+    /// The raw answer of a meta-only prepare with `extra` elements; `<flags>` in
+    /// `extra` (leading) replaces the default `not_use_storageserver`.
+    pub fn prepare(&self, token: &str, extra: &str) -> Resp {
+        let flags = if extra.starts_with("<flags>") {
+            ""
+        } else {
+            "<flags><flag>not_use_storageserver</flag></flags>"
+        };
+        self.post(
+            &format!("{V2}/data/prepare"),
+            token,
+            &format!(
+                "<prepare><size>0</size>{flags}<meta_binary>bWV0YQ==</meta_binary>{extra}</prepare>"
+            ),
+        )
+    }
+
+    /// A public object owned by principal 100 (made by the title token).
+    pub fn create_public(&self) -> u64 {
+        self.create(
+            &self.title,
+            "<owner_id>100</owner_id><access_permission><type>public</type></access_permission>",
+        )
+    }
+
+    /// The metainfo of `id` as the title token sees it, with every option.
+    #[track_caller]
+    pub fn meta(&self, id: u64) -> Resp {
+        let resp = self.get(
+            &format!("{V2}/metainfo/{id}?response=meta_binary,tags,ratings"),
+            &self.title,
+        );
+        resp.assert_ok();
+        resp
+    }
+
+    /// The data_id the next creation will get: proves that failed requests created nothing.
+    pub fn next_id(&self) -> u64 {
+        let id = self.create(&self.title, "");
+        assert_eq!(
+            self.delete(&format!("{V2}/data/{id}"), &self.title).status,
+            200
+        );
+        id
+    }
+}
+
+/// Text of a metainfo field: `m(&resp, "name")`.
+pub fn m(resp: &Resp, field: &str) -> String {
+    resp.text(&format!("datastore/metainfos/metainfo/{field}"))
+}
+
+/// data_ids listed in a `<metainfos>` or `<passwordinfos>` answer, in order.
+pub fn listed_ids(resp: &Resp, list: &str, item: &str) -> Vec<u64> {
+    let doc = resp.doc();
+    let Some(list) = doc.child("datastore").and_then(|d| d.child(list)) else {
+        panic!("no <{list}>: {}", resp.body);
+    };
+    list.children(item)
+        .map(|e| {
+            e.child("data_id")
+                .expect("data_id")
+                .text()
+                .parse()
+                .expect("number")
+        })
+        .collect()
+}

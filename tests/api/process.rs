@@ -1,0 +1,332 @@
+//! The `nexds` binary as an operator runs it: CLI, first start, kill -9, SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::helpers::{V2, agent, send};
+
+const BIN: &str = env!("CARGO_BIN_EXE_nexds");
+
+/// A running `nexds serve` and the base URL it logged.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(dir: &Path, envs: &[(&str, &str)], args: &[&str]) -> Server {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .arg("serve")
+        .current_dir(dir)
+        .env("NEXDS_LISTEN", "127.0.0.1:0")
+        .env("NEXDS_WORKERS", "1")
+        .env("RUST_LOG", "info")
+        .envs(envs.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("nexds starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = mpsc::channel();
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("nexds listening on ").nth(1) {
+                let base = rest.split_whitespace().next().unwrap_or("").to_owned();
+                let _ = tx.send(base);
+            }
+        }
+    });
+    let base = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("nexds logs its address");
+    Server { child, base }
+}
+
+fn nexds(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("nexds runs")
+}
+
+fn get(base: &str, path: &str, token: &str) -> crate::helpers::Resp {
+    send(
+        &agent(),
+        "GET",
+        &format!("{base}{path}"),
+        &[("Authorization", &format!("Bearer {token}"))],
+        None,
+    )
+}
+
+fn post(base: &str, path: &str, token: &str, body: &str) -> crate::helpers::Resp {
+    send(
+        &agent(),
+        "POST",
+        &format!("{base}{path}"),
+        &[("Authorization", &format!("Bearer {token}"))],
+        Some(body),
+    )
+}
+
+fn title_token(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("data/title-token"))
+        .expect("title-token")
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn the_first_start_writes_a_private_title_token_and_later_starts_keep_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path(), &[], &[]);
+    let path = dir.path().join("data/title-token");
+    let token = title_token(dir.path());
+    assert!(token.starts_with("nexds_") && token.len() == 70, "{token}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let created = post(
+        &server.base,
+        &format!("{V2}/data/prepare"),
+        &token,
+        "<prepare><size>0</size><flags><flag>not_use_storageserver</flag></flags><meta_binary>AA</meta_binary></prepare>",
+    );
+    created.assert_ok();
+    drop(server);
+
+    let server = serve(dir.path(), &[], &[]);
+    assert_eq!(
+        title_token(dir.path()),
+        token,
+        "a second start keeps the token"
+    );
+    get(&server.base, &format!("{V2}/metainfo/1000000"), &token).assert_ok();
+}
+
+#[test]
+fn the_bootstrap_token_variable_sets_the_first_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(
+        dir.path(),
+        &[("NEXDS_BOOTSTRAP_TOKEN", "my-own-title-token")],
+        &[],
+    );
+    assert_eq!(title_token(dir.path()), "my-own-title-token");
+    get(
+        &server.base,
+        &format!("{V2}/metainfo?data_ids=1"),
+        "my-own-title-token",
+    )
+    .assert_ok();
+}
+
+#[test]
+fn token_commands_work_while_the_server_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path(), &[], &[]);
+    let title = title_token(dir.path());
+
+    let out = nexds(
+        dir.path(),
+        &[
+            "token",
+            "create",
+            "--namespace",
+            "default",
+            "--principal",
+            "100",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        stdout.lines().count(),
+        1,
+        "only the token on stdout: {stdout}"
+    );
+    let token = stdout.trim().to_owned();
+
+    let created = post(
+        &server.base,
+        &format!("{V2}/data/prepare"),
+        &token,
+        "<prepare><size>0</size><flags><flag>not_use_storageserver</flag></flags><meta_binary>AA</meta_binary></prepare>",
+    );
+    created.assert_ok();
+    let id = created.text("datastore/data/data_id");
+    let meta = get(&server.base, &format!("{V2}/metainfo/{id}"), &title);
+    assert_eq!(crate::helpers::m(&meta, "owner_id"), "100");
+
+    let list = nexds(dir.path(), &["token", "list"]);
+    let list = String::from_utf8(list.stdout).unwrap();
+    assert!(
+        list.contains("default") && list.contains("100") && list.contains("title"),
+        "{list}"
+    );
+    assert!(
+        !list.contains(&token) && !list.contains(&title),
+        "token values never listed"
+    );
+
+    let revoke = nexds(dir.path(), &["token", "revoke", &token]);
+    assert!(
+        revoke.status.success(),
+        "{}",
+        String::from_utf8_lossy(&revoke.stderr)
+    );
+    get(&server.base, &format!("{V2}/metainfo/{id}"), &token)
+        .assert_error(401, "Core::AccessDenied");
+    assert!(
+        String::from_utf8(nexds(dir.path(), &["token", "list"]).stdout)
+            .unwrap()
+            .contains("revoked")
+    );
+
+    // Revoking by id works too; an unknown one is an error.
+    let other = nexds(dir.path(), &["token", "create", "--namespace", "second"]);
+    let other = String::from_utf8(other.stdout).unwrap().trim().to_owned();
+    get(&server.base, &format!("{V2}/metainfo?data_ids=1"), &other).assert_ok();
+    assert!(
+        nexds(dir.path(), &["token", "revoke", "3"])
+            .status
+            .success()
+    );
+    get(&server.base, &format!("{V2}/metainfo?data_ids=1"), &other)
+        .assert_error(401, "Core::AccessDenied");
+    assert!(
+        !nexds(dir.path(), &["token", "revoke", "999"])
+            .status
+            .success()
+    );
+    assert!(
+        !nexds(dir.path(), &["token", "create", "--namespace", "bad name"])
+            .status
+            .success()
+    );
+}
+
+#[test]
+fn an_acknowledged_write_survives_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = serve(dir.path(), &[], &[]);
+    let token = title_token(dir.path());
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        let created = post(
+            &server.base,
+            &format!("{V2}/data/prepare"),
+            &token,
+            &format!(
+                "<prepare><size>0</size><flags><flag>not_use_storageserver</flag></flags>\
+                 <meta_binary>{}</meta_binary></prepare>",
+                nexds::xml::b64_encode(format!("object {i}").as_bytes())
+            ),
+        );
+        created.assert_ok();
+        ids.push(created.text("datastore/data/data_id"));
+    }
+    let changed = send(
+        &agent(),
+        "PUT",
+        &format!("{}{V2}/metainfo/{}", server.base, ids[0]),
+        &[("Authorization", &format!("Bearer {token}"))],
+        Some("<change><name>durable</name></change>"),
+    );
+    changed.assert_ok();
+    // SIGKILL: no shutdown code runs.
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+
+    let server = serve(dir.path(), &[], &[]);
+    let resp = get(
+        &server.base,
+        &format!(
+            "{V2}/metainfo?data_ids={}&response=meta_binary",
+            ids.join(",")
+        ),
+        &token,
+    );
+    resp.assert_ok();
+    assert!(
+        resp.body
+            .contains(&format!("<metainfos length=\"{}\">", ids.len()))
+    );
+    assert!(resp.body.contains("<name>durable</name>"));
+    assert!(resp.body.contains(&nexds::xml::b64_encode(b"object 19")));
+}
+
+#[test]
+fn sigterm_stops_the_server_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = serve(dir.path(), &[], &[]);
+    // Ready: it answers (its signal handlers are installed with its accept loop).
+    let version = send(
+        &agent(),
+        "GET",
+        &format!("{}/nex/datastore/version", server.base),
+        &[],
+        None,
+    );
+    version.assert_ok();
+    let status = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            assert!(status.success(), "exit status {status}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "nexds did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_config_file_is_read_and_env_overrides_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("custom.toml"),
+        "data_dir = \"from-file\"\npublic_url = \"http://example.test/\"\nlisten = \"127.0.0.1:1\"\n",
+    )
+    .unwrap();
+    // NEXDS_LISTEN (set by `serve`) overrides the file's unusable port.
+    let server = serve(dir.path(), &[], &["--config", "custom.toml"]);
+    assert!(dir.path().join("from-file/title-token").exists());
+    let token = std::fs::read_to_string(dir.path().join("from-file/title-token")).unwrap();
+    get(
+        &server.base,
+        &format!("{V2}/metainfo?data_ids=1"),
+        token.trim(),
+    )
+    .assert_ok();
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "lisen = \"x\"\n").unwrap();
+    let out = nexds(dir.path(), &["--config", "bad.toml", "token", "list"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.toml"));
+}
