@@ -1,14 +1,8 @@
 use std::time::Duration;
 
-use crate::helpers::{V2, m, spawn_app};
+use crate::helpers::{V2, m, spawn_app, unix};
 
 const DAY: i64 = 86_400;
-
-fn unix(wire: &str) -> i64 {
-    time::OffsetDateTime::parse(wire, &time::format_description::well_known::Rfc3339)
-        .unwrap()
-        .unix_timestamp()
-}
 
 const SPEC_SINGLE: &str = "<change>\n  <name>new name</name>\n  <access_permission>\n    \
     <type>public</type>\n  </access_permission>\n  <tags>\n    <tag>dGFn</tag>\n  </tags>\n</change>";

@@ -266,6 +266,13 @@ impl TestApp {
     }
 }
 
+/// UNIX seconds of a wire time (`2013-01-01T00:00:00Z`).
+pub fn unix(wire: &str) -> i64 {
+    time::OffsetDateTime::parse(wire, &time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|e| panic!("{wire}: {e}"))
+        .unix_timestamp()
+}
+
 /// Text of a metainfo field: `m(&resp, "name")`.
 pub fn m(resp: &Resp, field: &str) -> String {
     resp.text(&format!("datastore/metainfos/metainfo/{field}"))

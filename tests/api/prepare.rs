@@ -1,12 +1,6 @@
-use crate::helpers::{V2, m, spawn_app};
+use crate::helpers::{V2, m, spawn_app, unix};
 
 const DAY: i64 = 86_400;
-
-fn unix(wire: &str) -> i64 {
-    time::OffsetDateTime::parse(wire, &time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|e| panic!("{wire}: {e}"))
-        .unix_timestamp()
-}
 
 #[test]
 fn a_meta_only_prepare_creates_a_finished_object_at_once() {

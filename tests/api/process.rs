@@ -82,6 +82,17 @@ fn post(base: &str, path: &str, token: &str, body: &str) -> crate::helpers::Resp
     )
 }
 
+/// Creates a meta-only object through the API.
+fn create(base: &str, token: &str) -> crate::helpers::Resp {
+    post(
+        base,
+        &format!("{V2}/data/prepare"),
+        token,
+        "<prepare><size>0</size><flags><flag>not_use_storageserver</flag></flags>\
+         <meta_binary>AA</meta_binary></prepare>",
+    )
+}
+
 fn title_token(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("data/title-token"))
         .expect("title-token")
@@ -102,12 +113,7 @@ fn the_first_start_writes_a_private_title_token_and_later_starts_keep_it() {
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
     }
-    let created = post(
-        &server.base,
-        &format!("{V2}/data/prepare"),
-        &token,
-        "<prepare><size>0</size><flags><flag>not_use_storageserver</flag></flags><meta_binary>AA</meta_binary></prepare>",
-    );
+    let created = create(&server.base, &token);
     created.assert_ok();
     drop(server);
 
@@ -167,12 +173,7 @@ fn token_commands_work_while_the_server_runs() {
     );
     let token = stdout.trim().to_owned();
 
-    let created = post(
-        &server.base,
-        &format!("{V2}/data/prepare"),
-        &token,
-        "<prepare><size>0</size><flags><flag>not_use_storageserver</flag></flags><meta_binary>AA</meta_binary></prepare>",
-    );
+    let created = create(&server.base, &token);
     created.assert_ok();
     let id = created.text("datastore/data/data_id");
     let meta = get(&server.base, &format!("{V2}/metainfo/{id}"), &title);
