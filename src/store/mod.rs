@@ -15,9 +15,13 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use crate::error::ApiError;
 
+/// The whole current schema, for a new database.
 const SCHEMA: &str = include_str!("../../schema.sql");
 /// The `PRAGMA user_version` that `schema.sql` creates.
 pub const SCHEMA_VERSION: i64 = 1;
+/// Upgrade steps: `UPGRADES[i]` takes a database from version `i + 1` to `i + 2`
+/// and ends by setting that version. `schema.sql` always equals version 1 plus every step.
+const UPGRADES: &[&str] = &[];
 const READ_POOL_SIZE: u32 = 8;
 
 /// How hard a commit waits for the disk.
@@ -84,11 +88,15 @@ fn migrate(conn: &mut Connection) -> Result<(), OpenError> {
             tx.execute_batch(SCHEMA)?;
             log::info!("created the metadata schema, version {SCHEMA_VERSION}");
         }
-        SCHEMA_VERSION => {}
         v if v > SCHEMA_VERSION => return Err(OpenError::TooNew(v)),
-        // Later schema versions add their upgrade steps here, one arm each.
-        _ => {}
+        v => {
+            for (step, sql) in UPGRADES.iter().enumerate().skip((v - 1) as usize) {
+                tx.execute_batch(sql)?;
+                log::info!("upgraded the metadata schema to version {}", step + 2);
+            }
+        }
     }
+    debug_assert_eq!(UPGRADES.len() as i64 + 1, SCHEMA_VERSION);
     tx.commit()?;
     Ok(())
 }
