@@ -71,6 +71,25 @@ CREATE TABLE rating_slots (
     PRIMARY KEY (data_id, slot)
 ) WITHOUT ROWID;
 
+-- Ratings given in `modifiable` slots: one per rater, replaced when they rate again.
+CREATE TABLE rating_entries (
+    data_id     INTEGER NOT NULL REFERENCES objects (data_id) ON DELETE CASCADE,
+    slot        INTEGER NOT NULL,
+    rater_id    INTEGER NOT NULL,
+    value       INTEGER NOT NULL,
+    rated_time  INTEGER NOT NULL,
+    PRIMARY KEY (data_id, slot, rater_id)
+) WITHOUT ROWID;
+
+-- Duplicate-rating locks per rater, object and slot.
+CREATE TABLE rating_locks (
+    data_id       INTEGER NOT NULL REFERENCES objects (data_id) ON DELETE CASCADE,
+    slot          INTEGER NOT NULL,
+    rater_id      INTEGER NOT NULL,
+    locked_until  INTEGER NOT NULL,
+    PRIMARY KEY (data_id, slot, rater_id)
+) WITHOUT ROWID;
+
 -- Persistence slots: (principal, slot) holds one object that then never expires.
 CREATE TABLE persistence_slots (
     namespace     TEXT    NOT NULL,

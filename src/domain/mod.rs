@@ -3,6 +3,7 @@
 
 pub mod caller;
 pub mod object;
+pub mod persistence;
 pub mod prepare;
 pub mod rating;
 pub mod time;

@@ -4,6 +4,8 @@
 mod data;
 mod metainfo;
 mod passwordinfo;
+mod persistence;
+mod ratings;
 mod version;
 
 use std::collections::HashMap;
@@ -27,69 +29,90 @@ pub struct AppState {
     pub public_url: String,
 }
 
-/// The route table: every endpoint of the spec with its POST alias.
+/// A resource whose other methods get 405.
+fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
+}
+
+/// The route table: every endpoint of the spec with its POST alias. Fixed paths
+/// come before the `{data_id}` patterns they would otherwise match.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/nex/datastore/version")
-            .route(web::get().to(version::get_version))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::scope("/nex/datastore/v2")
-            .service(
-                web::resource("/metainfo")
-                    .route(web::get().to(metainfo::get_metainfos))
-                    .route(web::put().to(metainfo::change_metainfos))
-                    .default_service(web::to(method_not_allowed)),
-            )
-            .service(
-                web::resource("/metainfo/put")
-                    .route(web::post().to(metainfo::change_metainfos))
-                    .default_service(web::to(method_not_allowed)),
-            )
-            .service(
-                web::resource("/metainfo/{data_id}")
-                    .route(web::get().to(metainfo::get_metainfo))
-                    .route(web::put().to(metainfo::change_metainfo))
-                    .default_service(web::to(method_not_allowed)),
-            )
-            .service(
-                web::resource("/metainfo/{data_id}/put")
-                    .route(web::post().to(metainfo::change_metainfo))
-                    .default_service(web::to(method_not_allowed)),
-            )
-            .service(
-                web::resource("/data/prepare")
-                    .route(web::post().to(data::prepare_upload))
-                    .default_service(web::to(method_not_allowed)),
-            )
-            .service(
-                web::resource("/data/delete")
-                    .route(web::post().to(data::delete_datas))
-                    .default_service(web::to(method_not_allowed)),
-            )
-            .service(
-                web::resource("/data/{data_id}")
-                    .route(web::delete().to(data::delete_data))
-                    .default_service(web::to(method_not_allowed)),
-            )
-            .service(
-                web::resource("/data/{data_id}/delete")
-                    .route(web::post().to(data::delete_data))
-                    .default_service(web::to(method_not_allowed)),
-            )
-            .service(
-                web::resource("/passwordinfo")
-                    .route(web::get().to(passwordinfo::get_passwordinfos))
-                    .default_service(web::to(method_not_allowed)),
-            )
-            .service(
-                web::resource("/passwordinfo/{data_id}")
-                    .route(web::get().to(passwordinfo::get_passwordinfo))
-                    .default_service(web::to(method_not_allowed)),
-            ),
-    )
-    .default_service(web::to(no_such_endpoint));
+    use web::{delete, get, post, put};
+    cfg.service(resource("/nex/datastore/version").route(get().to(version::get_version)))
+        // Spec 12.3.2.8.2.1 writes the rating reset paths without `datastore/v2`.
+        .service(
+            web::scope("/nex/metainfo")
+                .service(resource("/ratings/delete").route(post().to(ratings::reset_ratings_batch)))
+                .service(resource("/{data_id}/ratings").route(delete().to(ratings::reset_ratings)))
+                .service(
+                    resource("/{data_id}/ratings/delete").route(post().to(ratings::reset_ratings)),
+                ),
+        )
+        .service(
+            web::scope("/nex/datastore/v2")
+                .service(
+                    resource("/metainfo")
+                        .route(get().to(metainfo::get_metainfos))
+                        .route(put().to(metainfo::change_metainfos)),
+                )
+                .service(resource("/metainfo/put").route(post().to(metainfo::change_metainfos)))
+                .service(resource("/metainfo/ratings").route(put().to(ratings::rate_batch)))
+                .service(resource("/metainfo/ratings/put").route(post().to(ratings::rate_batch)))
+                .service(
+                    resource("/metainfo/ratings/delete")
+                        .route(post().to(ratings::reset_ratings_batch)),
+                )
+                .service(
+                    resource("/metainfo/{data_id}")
+                        .route(get().to(metainfo::get_metainfo))
+                        .route(put().to(metainfo::change_metainfo)),
+                )
+                .service(
+                    resource("/metainfo/{data_id}/put").route(post().to(metainfo::change_metainfo)),
+                )
+                .service(
+                    resource("/metainfo/{data_id}/ratings")
+                        .route(delete().to(ratings::reset_ratings)),
+                )
+                .service(
+                    resource("/metainfo/{data_id}/ratings/delete")
+                        .route(post().to(ratings::reset_ratings)),
+                )
+                .service(
+                    resource("/metainfo/{data_id}/ratings/{slot}").route(put().to(ratings::rate)),
+                )
+                .service(
+                    resource("/metainfo/{data_id}/ratings/{slot}/put")
+                        .route(post().to(ratings::rate)),
+                )
+                .service(resource("/data/prepare").route(post().to(data::prepare_upload)))
+                .service(resource("/data/delete").route(post().to(data::delete_datas)))
+                .service(resource("/data/{data_id}").route(delete().to(data::delete_data)))
+                .service(resource("/data/{data_id}/delete").route(post().to(data::delete_data)))
+                .service(resource("/passwordinfo").route(get().to(passwordinfo::get_passwordinfos)))
+                .service(
+                    resource("/passwordinfo/{data_id}")
+                        .route(get().to(passwordinfo::get_passwordinfo)),
+                )
+                .service(
+                    resource("/persistenceinfo").route(get().to(persistence::get_persistenceinfos)),
+                )
+                .service(
+                    resource("/persistenceinfo/{principal_id}/{slot}")
+                        .route(get().to(persistence::get_persistenceinfo))
+                        .route(put().to(persistence::perpetuate))
+                        .route(delete().to(persistence::unperpetuate)),
+                )
+                .service(
+                    resource("/persistenceinfo/{principal_id}/{slot}/put")
+                        .route(post().to(persistence::perpetuate)),
+                )
+                .service(
+                    resource("/persistenceinfo/{principal_id}/{slot}/delete")
+                        .route(post().to(persistence::unperpetuate)),
+                ),
+        )
+        .default_service(web::to(no_such_endpoint));
 }
 
 async fn no_such_endpoint(req: HttpRequest) -> Result<HttpResponse, ApiError> {

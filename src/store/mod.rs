@@ -3,6 +3,8 @@
 //! off the async threads with its transaction inside. SQLite specifics stay here.
 
 pub mod objects;
+pub mod persistence;
+pub mod ratings;
 pub mod tokens;
 
 use std::path::{Path, PathBuf};

@@ -6,9 +6,9 @@ use rusqlite::{Connection, OptionalExtension, Row, named_params, params};
 use crate::domain::object::{Change, State};
 use crate::domain::prepare::PrepareRequest;
 use crate::domain::rating::RatingSlot;
-use crate::domain::{Caller, DataFlags, Object, Permission, PermissionType, Status, time};
+use crate::domain::{Caller, DataFlags, Object, Permission, PermissionType, Status};
 use crate::error::ApiError;
-use crate::store::Store;
+use crate::store::{Store, persistence};
 
 const ACCESS: i64 = 0;
 const UPDATE: i64 = 1;
@@ -67,7 +67,15 @@ impl Store {
             object.data_id = id;
             insert_ratings(tx, id, &request)?;
             if let Some(p) = request.persistence {
-                persist(tx, &object, p.slot, p.delete_last_object, now)?;
+                persistence::release(
+                    tx,
+                    &object.namespace,
+                    owner,
+                    p.slot,
+                    p.delete_last_object,
+                    now,
+                )?;
+                persistence::occupy(tx, &object.namespace, owner, p.slot, id)?;
             }
             Ok(id)
         })
@@ -113,7 +121,7 @@ impl Store {
 }
 
 /// Loads every id and checks update permission on each before anything changes.
-fn load_for_update(
+pub(crate) fn load_for_update(
     conn: &Connection,
     caller: &Caller,
     ids: &[u64],
@@ -128,7 +136,7 @@ fn load_for_update(
         .collect()
 }
 
-fn sql_id(id: u64) -> i64 {
+pub(crate) fn sql_id(id: u64) -> i64 {
     // data_ids come from SQLite's 63-bit rowids; larger ids simply match nothing.
     i64::try_from(id).unwrap_or(-1)
 }
@@ -362,54 +370,10 @@ fn replace_recipients(
 
 /// Logical delete: gone for every caller at once, purged after the retention window.
 /// A persistence slot holding the object is freed.
-fn mark_deleted(conn: &Connection, id: u64, now: i64) -> Result<(), ApiError> {
+pub(crate) fn mark_deleted(conn: &Connection, id: u64, now: i64) -> Result<(), ApiError> {
     conn.prepare_cached("UPDATE objects SET state = ?2, deleted_time = ?3 WHERE data_id = ?1")?
         .execute(params![sql_id(id), State::Deleted as i64, now])?;
     conn.prepare_cached("DELETE FROM persistence_slots WHERE data_id = ?1")?
         .execute([sql_id(id)])?;
-    Ok(())
-}
-
-/// Puts `object` in its owner's persistence slot (DESIGN §7). The object that
-/// held the slot is released first: deleted, or expiring again from now.
-fn persist(
-    conn: &Connection,
-    object: &Object,
-    slot: u16,
-    delete_last_object: bool,
-    now: i64,
-) -> Result<(), ApiError> {
-    let previous: Option<(i64, u16)> = conn
-        .prepare_cached(
-            "SELECT p.data_id, o.period FROM persistence_slots p
-             JOIN objects o ON o.data_id = p.data_id
-             WHERE p.namespace = ?1 AND p.principal_id = ?2 AND p.slot = ?3",
-        )?
-        .query_row(params![object.namespace, object.owner_id, slot], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .optional()?;
-    if let Some((old, period)) = previous {
-        if delete_last_object {
-            mark_deleted(conn, old as u64, now)?;
-        } else {
-            conn.prepare_cached("DELETE FROM persistence_slots WHERE data_id = ?1")?
-                .execute([old])?;
-            conn.prepare_cached("UPDATE objects SET expire_time = ?2 WHERE data_id = ?1")?
-                .execute(params![old, time::add_days(now, period)])?;
-        }
-    }
-    conn.prepare_cached(
-        "INSERT INTO persistence_slots (namespace, principal_id, slot, data_id)
-         VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute(params![
-        object.namespace,
-        object.owner_id,
-        slot,
-        sql_id(object.data_id)
-    ])?;
-    conn.prepare_cached("UPDATE objects SET expire_time = ?2 WHERE data_id = ?1")?
-        .execute(params![sql_id(object.data_id), time::NEVER_EXPIRES])?;
     Ok(())
 }

@@ -1,5 +1,7 @@
 //! Response documents of the spec, element for element and in the spec's order.
 
+use crate::domain::persistence::PersistenceInfo;
+use crate::domain::rating::RatingSlot;
 use crate::domain::{Object, Permission, time};
 use crate::error::ApiError;
 use crate::xml::{Doc, b64_encode};
@@ -144,6 +146,55 @@ pub fn counted(outer: &str, name: &str, length: usize) -> Vec<u8> {
     doc.open(outer, &[]);
     doc.empty(name, &[("length", &length.to_string())]);
     doc.close(outer);
+    doc.finish()
+}
+
+/// `<metainfo><ratings>` answer of a rating (spec 12.3.2.8.1.2): one `<rating>`
+/// per rating applied, in request order.
+pub fn rated(ratings: &[RatingSlot]) -> Vec<u8> {
+    let mut doc = Doc::new();
+    doc.open("metainfo", &[]);
+    doc.open("ratings", &[]);
+    for r in ratings {
+        doc.open("rating", &[]);
+        doc.num("count", r.count);
+        doc.num("initial_value", r.initial_value);
+        doc.num("total_value", r.total_value);
+        doc.close("rating");
+    }
+    doc.close("ratings");
+    doc.close("metainfo");
+    doc.finish()
+}
+
+/// `<metainfo><ratings><reset length="n"/>` (spec 12.3.2.8.2.2).
+pub fn reset(length: usize) -> Vec<u8> {
+    let mut doc = Doc::new();
+    doc.open("metainfo", &[]);
+    doc.open("ratings", &[]);
+    doc.empty("reset", &[("length", &length.to_string())]);
+    doc.close("ratings");
+    doc.close("metainfo");
+    doc.finish()
+}
+
+/// `<persistenceinfos>` (spec 12.3.2.9.1.2).
+pub fn persistenceinfos(infos: &[PersistenceInfo]) -> Vec<u8> {
+    let mut doc = Doc::new();
+    let length = infos.len().to_string();
+    if infos.is_empty() {
+        doc.empty("persistenceinfos", &[("length", &length)]);
+    } else {
+        doc.open("persistenceinfos", &[("length", &length)]);
+        for i in infos {
+            doc.open("persistenceinfo", &[]);
+            doc.num("principal_id", i.principal_id);
+            doc.num("data_id", i.data_id);
+            doc.num("slot", i.slot);
+            doc.close("persistenceinfo");
+        }
+        doc.close("persistenceinfos");
+    }
     doc.finish()
 }
 

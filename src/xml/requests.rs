@@ -3,7 +3,7 @@
 
 use crate::domain::object::Change;
 use crate::domain::prepare::{PersistenceInit, PrepareRequest};
-use crate::domain::rating::{self, LockType, RatingInit};
+use crate::domain::rating::{self, LockType, RateParam, RatingInit};
 use crate::domain::{self, DataFlags, Permission, PermissionType, Status, limits};
 use crate::error::ApiError;
 use crate::xml::read::Element;
@@ -245,9 +245,85 @@ fn persistence_init(e: &Element) -> Result<PersistenceInit, ApiError> {
     })
 }
 
+/// A rating slot from a path or a `<slot>`: 0..=15.
+pub fn rating_slot(what: &str, value: u64) -> Result<u8, ApiError> {
+    u8::try_from(value)
+        .ok()
+        .filter(|s| *s < limits::RATING_SLOTS)
+        .ok_or_else(|| ApiError::invalid(format!("{what} {value} is out of range 0..=15")))
+}
+
+/// A persistence slot from a path or a list: 0..=15.
+pub fn persistence_slot(value: u64) -> Result<u16, ApiError> {
+    u16::try_from(value)
+        .ok()
+        .filter(|s| *s < limits::PERSISTENCE_SLOTS)
+        .ok_or_else(|| {
+            ApiError::invalid(format!("persistence slot {value} is out of range 0..=15"))
+        })
+}
+
+fn rating_value(e: &Element) -> Result<i64, ApiError> {
+    Ok(i64::from(e.int32()?))
+}
+
+/// `<rate><rating_value>` of the single form (spec 12.3.2.8.1).
+pub fn rate_value_from_xml(doc: &Element) -> Result<i64, ApiError> {
+    rating_value(
+        doc.one("rating_value")?
+            .ok_or_else(|| ApiError::invalid("<rating_value> is required"))?,
+    )
+}
+
+/// `<rate><param><data_id><slot><rating_value>…` of the batch form, 1..=100 params.
+pub fn rate_params_from_xml(doc: &Element) -> Result<Vec<RateParam>, ApiError> {
+    let params: Vec<&Element> = doc.children("param").collect();
+    domain::check_batch_len(params.len(), "<param>")?;
+    params
+        .into_iter()
+        .enumerate()
+        .map(|(i, param)| {
+            let field = |name: &str| {
+                param
+                    .one(name)?
+                    .ok_or_else(|| ApiError::invalid(format!("<param> {} has no <{name}>", i + 1)))
+            };
+            Ok(RateParam {
+                data_id: field("data_id")?.uint()?,
+                slot: rating_slot("rating slot", field("slot")?.uint()?)?,
+                value: rating_value(field("rating_value")?)?,
+            })
+        })
+        .collect()
+}
+
+/// `<perpetuate>`: the data_id and delete_last_object (default 1, spec 12.3.2.9.2).
+pub fn perpetuate_from_xml(doc: &Element) -> Result<(u64, bool), ApiError> {
+    let id = doc
+        .one("data_id")?
+        .ok_or_else(|| ApiError::invalid("<data_id> is required"))?
+        .uint()?;
+    let delete_last_object = doc
+        .one("delete_last_object")?
+        .map(Element::flag)
+        .transpose()?;
+    Ok((id, delete_last_object.unwrap_or(true)))
+}
+
+/// `<unperpetuate>` (optional): delete_last_object, default 0 (spec 12.3.2.9.3).
+pub fn unperpetuate_from_xml(doc: Option<&Element>) -> Result<bool, ApiError> {
+    let Some(doc) = doc else { return Ok(false) };
+    Ok(doc
+        .one("delete_last_object")?
+        .map(Element::flag)
+        .transpose()?
+        .unwrap_or(false))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::rating::RateParam;
     use crate::error::ErrorKind;
     use crate::xml::read::parse_document;
 
@@ -337,6 +413,56 @@ mod tests {
         assert_eq!(change.name.as_deref(), Some("new name"));
         assert_eq!(change.update.unwrap().recipients, vec![100]);
         assert!(change.access.is_none() && change.tags.is_none());
+    }
+
+    #[test]
+    fn the_spec_batch_rate_example_reads() {
+        let doc = parse_document(
+            b"<rate><param><data_id>10</data_id><slot>0</slot><rating_value>100</rating_value></param>\
+              <param><data_id>20</data_id><slot>1</slot><rating_value>-210</rating_value></param></rate>",
+            "rate",
+        )
+        .unwrap();
+        let params = rate_params_from_xml(&doc).unwrap();
+        assert_eq!(
+            params[1],
+            RateParam {
+                data_id: 20,
+                slot: 1,
+                value: -210
+            }
+        );
+        let bad = parse_document(b"<rate><param><data_id>1</data_id><slot>16</slot><rating_value>1</rating_value></param></rate>", "rate").unwrap();
+        assert_eq!(
+            rate_params_from_xml(&bad).unwrap_err().kind,
+            ErrorKind::InvalidArgument
+        );
+        let big = parse_document(
+            b"<rate><rating_value>2147483648</rating_value></rate>",
+            "rate",
+        )
+        .unwrap();
+        assert_eq!(
+            rate_value_from_xml(&big).unwrap_err().kind,
+            ErrorKind::InvalidArgument
+        );
+    }
+
+    #[test]
+    fn persistence_bodies_have_their_defaults() {
+        let doc = parse_document(
+            b"<perpetuate><data_id>10</data_id></perpetuate>",
+            "perpetuate",
+        )
+        .unwrap();
+        assert_eq!(perpetuate_from_xml(&doc).unwrap(), (10, true));
+        assert!(!unperpetuate_from_xml(None).unwrap());
+        let doc = parse_document(
+            b"<unperpetuate><delete_last_object>1</delete_last_object></unperpetuate>",
+            "unperpetuate",
+        )
+        .unwrap();
+        assert!(unperpetuate_from_xml(Some(&doc)).unwrap());
     }
 
     #[test]

@@ -11,5 +11,7 @@ mod helpers;
 mod metainfo;
 mod passwordinfo;
 mod permissions;
+mod persistence;
 mod prepare;
 mod process;
+mod ratings;

@@ -1,0 +1,207 @@
+//! Persistence slots (DESIGN §7): 16 per principal, each holding one object the
+//! principal owns, which then never expires.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::domain::persistence::PersistenceInfo;
+use crate::domain::{Caller, Object, time};
+use crate::error::ApiError;
+use crate::store::Store;
+use crate::store::objects::{load, mark_deleted, sql_id};
+
+impl Store {
+    /// The objects in `slots` of `principal` that the caller may read; empty or
+    /// unreadable slots are skipped.
+    pub async fn persistence_infos(
+        &self,
+        caller: Caller,
+        principal: u32,
+        slots: Vec<u16>,
+        now: i64,
+    ) -> Result<Vec<PersistenceInfo>, ApiError> {
+        self.read(move |conn| {
+            let mut out = Vec::new();
+            for slot in slots {
+                if let Some(object) = held(conn, &caller.namespace, principal, slot)?
+                    && object.check_read(&caller, now).is_ok()
+                {
+                    out.push(PersistenceInfo {
+                        principal_id: principal,
+                        slot,
+                        data_id: object.data_id,
+                    });
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// One slot: NotFound when empty, else the object's read check decides.
+    pub async fn persistence_info(
+        &self,
+        caller: Caller,
+        principal: u32,
+        slot: u16,
+        now: i64,
+    ) -> Result<PersistenceInfo, ApiError> {
+        self.read(move |conn| {
+            let object = held(conn, &caller.namespace, principal, slot)?
+                .ok_or_else(|| empty_slot(principal, slot))?;
+            object.check_read(&caller, now)?;
+            Ok(PersistenceInfo {
+                principal_id: principal,
+                slot,
+                data_id: object.data_id,
+            })
+        })
+        .await
+    }
+
+    /// Puts `data_id`, which `principal` must own, in the slot; the object that
+    /// held it is released first (deleted, or expiring again from now).
+    pub async fn perpetuate(
+        &self,
+        caller: Caller,
+        principal: u32,
+        slot: u16,
+        data_id: u64,
+        delete_last_object: bool,
+        now: i64,
+    ) -> Result<(), ApiError> {
+        check_acts_for(&caller, principal)?;
+        self.write(move |tx| {
+            let object = load(tx, data_id)?.ok_or_else(|| ApiError::not_found(data_id))?;
+            object.check_read(&caller, now)?;
+            if object.owner_id != principal {
+                return Err(ApiError::not_allowed(format!(
+                    "data_id {data_id} is owned by {}, not by principal {principal}",
+                    object.owner_id
+                )));
+            }
+            let current = held(tx, &caller.namespace, principal, slot)?;
+            if current.as_ref().is_some_and(|o| o.data_id == data_id) {
+                return Ok(());
+            }
+            release(
+                tx,
+                &caller.namespace,
+                principal,
+                slot,
+                delete_last_object,
+                now,
+            )?;
+            // An object sits in one slot at most: moving it keeps it persisted.
+            tx.prepare_cached("DELETE FROM persistence_slots WHERE data_id = ?1")?
+                .execute([sql_id(data_id)])?;
+            occupy(tx, &caller.namespace, principal, slot, data_id)
+        })
+        .await
+    }
+
+    /// Empties the slot, releasing its object; returns how many objects were released (0 or 1).
+    pub async fn unperpetuate(
+        &self,
+        caller: Caller,
+        principal: u32,
+        slot: u16,
+        delete_last_object: bool,
+        now: i64,
+    ) -> Result<usize, ApiError> {
+        check_acts_for(&caller, principal)?;
+        self.write(move |tx| {
+            let released = release(
+                tx,
+                &caller.namespace,
+                principal,
+                slot,
+                delete_last_object,
+                now,
+            )?;
+            Ok(usize::from(released.is_some()))
+        })
+        .await
+    }
+}
+
+/// A title token acts for any principal; a principal token only for itself.
+fn check_acts_for(caller: &Caller, principal: u32) -> Result<(), ApiError> {
+    match caller.principal {
+        Some(me) if me != principal => Err(ApiError::permission_denied(format!(
+            "principal {me} may not manage the persistence slots of principal {principal}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn empty_slot(principal: u32, slot: u16) -> ApiError {
+    ApiError::new(
+        crate::error::ErrorKind::NotFound,
+        format!("persistence slot {slot} of principal {principal} is empty"),
+    )
+}
+
+/// The live object in a slot, if any.
+fn held(
+    conn: &Connection,
+    namespace: &str,
+    principal: u32,
+    slot: u16,
+) -> Result<Option<Object>, ApiError> {
+    let id: Option<i64> = conn
+        .prepare_cached(
+            "SELECT data_id FROM persistence_slots
+             WHERE namespace = ?1 AND principal_id = ?2 AND slot = ?3",
+        )?
+        .query_row(params![namespace, principal, slot], |r| r.get(0))
+        .optional()?;
+    match id {
+        Some(id) => load(conn, id as u64),
+        None => Ok(None),
+    }
+}
+
+/// Frees a slot: its object is deleted, or expires `period` days from now.
+/// Returns the data_id released, if the slot held one.
+pub(crate) fn release(
+    conn: &Connection,
+    namespace: &str,
+    principal: u32,
+    slot: u16,
+    delete_last_object: bool,
+    now: i64,
+) -> Result<Option<u64>, ApiError> {
+    let Some(object) = held(conn, namespace, principal, slot)? else {
+        return Ok(None);
+    };
+    if delete_last_object {
+        mark_deleted(conn, object.data_id, now)?;
+    } else {
+        conn.prepare_cached("DELETE FROM persistence_slots WHERE data_id = ?1")?
+            .execute([sql_id(object.data_id)])?;
+        conn.prepare_cached("UPDATE objects SET expire_time = ?2 WHERE data_id = ?1")?
+            .execute(params![
+                sql_id(object.data_id),
+                time::add_days(now, object.period)
+            ])?;
+    }
+    Ok(Some(object.data_id))
+}
+
+/// Puts `data_id` in an empty slot; it never expires while there.
+pub(crate) fn occupy(
+    conn: &Connection,
+    namespace: &str,
+    principal: u32,
+    slot: u16,
+    data_id: u64,
+) -> Result<(), ApiError> {
+    conn.prepare_cached(
+        "INSERT INTO persistence_slots (namespace, principal_id, slot, data_id)
+         VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![namespace, principal, slot, sql_id(data_id)])?;
+    conn.prepare_cached("UPDATE objects SET expire_time = ?2 WHERE data_id = ?1")?
+        .execute(params![sql_id(data_id), time::NEVER_EXPIRES])?;
+    Ok(())
+}
