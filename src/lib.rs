@@ -9,6 +9,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod handlers;
+pub mod sign;
 pub mod startup;
 pub mod store;
 pub mod xml;
