@@ -6,7 +6,53 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::sign::SignatureVersion;
 use crate::store::Durability;
+
+/// Where files live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageKind {
+    /// Files under the data dir; nexds accepts the signed POST uploads itself.
+    #[default]
+    Local,
+    /// An S3-compatible store (Garage, MinIO, AWS).
+    S3,
+}
+
+impl std::str::FromStr for StorageKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "local" => Ok(StorageKind::Local),
+            "s3" => Ok(StorageKind::S3),
+            other => Err(format!("unknown storage '{other}' (local, s3)")),
+        }
+    }
+}
+
+/// The S3 backend (`NEXDS_S3_*`).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct S3Settings {
+    /// `http(s)://host[:port]`, path-style.
+    pub endpoint: String,
+    pub region: String,
+    pub bucket: String,
+    pub access_key: String,
+    pub secret_key: String,
+}
+
+impl fmt::Debug for S3Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("S3Settings")
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("bucket", &self.bucket)
+            .field("access_key", &self.access_key)
+            .field("secret_key", &"<redacted>")
+            .finish()
+    }
+}
 
 /// Everything nexds can be told.
 #[derive(Clone)]
@@ -27,6 +73,26 @@ pub struct Settings {
     pub max_file_size: u64,
     /// HTTP worker threads (`NEXDS_WORKERS`); default: one per core.
     pub workers: Option<usize>,
+    /// `local` (default) or `s3` (`NEXDS_STORAGE`).
+    pub storage: StorageKind,
+    /// The S3 backend, when `storage` is `s3`.
+    pub s3: S3Settings,
+    /// Style of the POST forms handed out (`NEXDS_POST_SIGNATURE`); default v2 for
+    /// local, v4 for s3.
+    pub post_signature: Option<SignatureVersion>,
+    /// The local store's access key (`NEXDS_LOCAL_ACCESS_KEY`); generated and kept in
+    /// the data dir when unset.
+    pub local_access_key: Option<String>,
+    /// The local store's secret (`NEXDS_LOCAL_SECRET_KEY`); likewise.
+    pub local_secret_key: Option<String>,
+    /// SigV4 region of the local store (`NEXDS_LOCAL_REGION`).
+    pub local_region: String,
+    /// Bucket name of the local store (`NEXDS_LOCAL_BUCKET`).
+    pub local_bucket: String,
+    /// How long an upload form stays valid, in seconds (`NEXDS_UPLOAD_FORM_SECS`).
+    pub upload_form_secs: i64,
+    /// Uploads not completed within this many seconds are dropped (`NEXDS_UPLOAD_TIMEOUT_SECS`).
+    pub upload_timeout_secs: i64,
 }
 
 impl Default for Settings {
@@ -40,6 +106,18 @@ impl Default for Settings {
             max_body_bytes: 256 * 1024,
             max_file_size: 10 * 1024 * 1024,
             workers: None,
+            storage: StorageKind::Local,
+            s3: S3Settings {
+                region: "us-east-1".to_owned(),
+                ..S3Settings::default()
+            },
+            post_signature: None,
+            local_access_key: None,
+            local_secret_key: None,
+            local_region: "us-east-1".to_owned(),
+            local_bucket: "nexds".to_owned(),
+            upload_form_secs: 15 * 60,
+            upload_timeout_secs: 3 * 3600,
         }
     }
 }
@@ -58,6 +136,18 @@ impl fmt::Debug for Settings {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_file_size", &self.max_file_size)
             .field("workers", &self.workers)
+            .field("storage", &self.storage)
+            .field("s3", &self.s3)
+            .field("post_signature", &self.post_signature)
+            .field("local_access_key", &self.local_access_key)
+            .field(
+                "local_secret_key",
+                &self.local_secret_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("local_region", &self.local_region)
+            .field("local_bucket", &self.local_bucket)
+            .field("upload_form_secs", &self.upload_form_secs)
+            .field("upload_timeout_secs", &self.upload_timeout_secs)
             .finish()
     }
 }
@@ -74,6 +164,19 @@ struct FileSettings {
     max_body_bytes: Option<usize>,
     max_file_size: Option<u64>,
     workers: Option<usize>,
+    storage: Option<StorageKind>,
+    s3_endpoint: Option<String>,
+    s3_region: Option<String>,
+    s3_bucket: Option<String>,
+    s3_access_key: Option<String>,
+    s3_secret_key: Option<String>,
+    post_signature: Option<SignatureVersion>,
+    local_access_key: Option<String>,
+    local_secret_key: Option<String>,
+    local_region: Option<String>,
+    local_bucket: Option<String>,
+    upload_form_secs: Option<i64>,
+    upload_timeout_secs: Option<i64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +219,21 @@ impl Settings {
             max_body_bytes: file.max_body_bytes.unwrap_or(d.max_body_bytes),
             max_file_size: file.max_file_size.unwrap_or(d.max_file_size),
             workers: file.workers,
+            storage: file.storage.unwrap_or(d.storage),
+            s3: S3Settings {
+                endpoint: file.s3_endpoint.unwrap_or(d.s3.endpoint),
+                region: file.s3_region.unwrap_or(d.s3.region),
+                bucket: file.s3_bucket.unwrap_or(d.s3.bucket),
+                access_key: file.s3_access_key.unwrap_or(d.s3.access_key),
+                secret_key: file.s3_secret_key.unwrap_or(d.s3.secret_key),
+            },
+            post_signature: file.post_signature,
+            local_access_key: file.local_access_key,
+            local_secret_key: file.local_secret_key,
+            local_region: file.local_region.unwrap_or(d.local_region),
+            local_bucket: file.local_bucket.unwrap_or(d.local_bucket),
+            upload_form_secs: file.upload_form_secs.unwrap_or(d.upload_form_secs),
+            upload_timeout_secs: file.upload_timeout_secs.unwrap_or(d.upload_timeout_secs),
         };
         let var = |key| env(key).filter(|v| !v.is_empty());
         if let Some(v) = var("NEXDS_LISTEN") {
@@ -144,12 +262,86 @@ impl Settings {
         if let Some(v) = var("NEXDS_WORKERS") {
             s.workers = Some(parse_env("NEXDS_WORKERS", &v)?);
         }
+        if let Some(v) = var("NEXDS_STORAGE") {
+            s.storage = v
+                .parse()
+                .map_err(|e| ConfigError::Env("NEXDS_STORAGE", e))?;
+        }
+        let text_vars: [(&str, &mut String); 7] = [
+            ("NEXDS_S3_ENDPOINT", &mut s.s3.endpoint),
+            ("NEXDS_S3_REGION", &mut s.s3.region),
+            ("NEXDS_S3_BUCKET", &mut s.s3.bucket),
+            ("NEXDS_S3_ACCESS_KEY", &mut s.s3.access_key),
+            ("NEXDS_S3_SECRET_KEY", &mut s.s3.secret_key),
+            ("NEXDS_LOCAL_REGION", &mut s.local_region),
+            ("NEXDS_LOCAL_BUCKET", &mut s.local_bucket),
+        ];
+        for (key, field) in text_vars {
+            if let Some(v) = var(key) {
+                *field = v;
+            }
+        }
+        if let Some(v) = var("NEXDS_POST_SIGNATURE") {
+            s.post_signature = Some(
+                v.parse()
+                    .map_err(|e| ConfigError::Env("NEXDS_POST_SIGNATURE", e))?,
+            );
+        }
+        if let Some(v) = var("NEXDS_LOCAL_ACCESS_KEY") {
+            s.local_access_key = Some(v);
+        }
+        if let Some(v) = var("NEXDS_LOCAL_SECRET_KEY") {
+            s.local_secret_key = Some(v);
+        }
+        if let Some(v) = var("NEXDS_UPLOAD_FORM_SECS") {
+            s.upload_form_secs = parse_env("NEXDS_UPLOAD_FORM_SECS", &v)?;
+        }
+        if let Some(v) = var("NEXDS_UPLOAD_TIMEOUT_SECS") {
+            s.upload_timeout_secs = parse_env("NEXDS_UPLOAD_TIMEOUT_SECS", &v)?;
+        }
+        s.check()?;
         if let Some(url) = &mut s.public_url {
             while url.ends_with('/') {
                 url.pop();
             }
         }
         Ok(s)
+    }
+}
+
+impl Settings {
+    /// The POST form style in force: the configured one, else v2 for local, v4 for s3.
+    pub fn post_signature(&self) -> SignatureVersion {
+        self.post_signature.unwrap_or(match self.storage {
+            StorageKind::Local => SignatureVersion::V2,
+            StorageKind::S3 => SignatureVersion::V4,
+        })
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        if self.storage == StorageKind::S3 {
+            let s3 = &self.s3;
+            for (key, value) in [
+                ("NEXDS_S3_ENDPOINT", &s3.endpoint),
+                ("NEXDS_S3_BUCKET", &s3.bucket),
+                ("NEXDS_S3_ACCESS_KEY", &s3.access_key),
+                ("NEXDS_S3_SECRET_KEY", &s3.secret_key),
+            ] {
+                if value.is_empty() {
+                    return Err(ConfigError::Env(
+                        key,
+                        "is required with NEXDS_STORAGE=s3".into(),
+                    ));
+                }
+            }
+        }
+        if self.upload_form_secs <= 0 || self.upload_timeout_secs <= 0 {
+            return Err(ConfigError::Env(
+                "NEXDS_UPLOAD_FORM_SECS / NEXDS_UPLOAD_TIMEOUT_SECS",
+                "must be positive".into(),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -191,6 +383,32 @@ mod tests {
             (k == "NEXDS_MAX_BODY_BYTES").then(|| "lots".to_owned())
         });
         assert!(bad.is_err());
+    }
+
+    #[test]
+    fn storage_settings_come_from_the_environment() {
+        let env = |k: &str| {
+            match k {
+                "NEXDS_STORAGE" => Some("s3"),
+                "NEXDS_S3_ENDPOINT" => Some("http://127.0.0.1:3900"),
+                "NEXDS_S3_BUCKET" => Some("b"),
+                "NEXDS_S3_ACCESS_KEY" => Some("ak"),
+                "NEXDS_S3_SECRET_KEY" => Some("sk"),
+                _ => None,
+            }
+            .map(str::to_owned)
+        };
+        let s = Settings::from_sources(FileSettings::default(), env).unwrap();
+        assert_eq!(s.storage, StorageKind::S3);
+        assert_eq!(s.s3.region, "us-east-1");
+        assert_eq!(s.post_signature(), SignatureVersion::V4);
+        assert!(!format!("{s:?}").contains("\"sk\""));
+        let local = Settings::from_sources(FileSettings::default(), |_| None).unwrap();
+        assert_eq!(local.post_signature(), SignatureVersion::V2);
+        let missing = Settings::from_sources(FileSettings::default(), |k| {
+            (k == "NEXDS_STORAGE").then(|| "s3".to_owned())
+        });
+        assert!(missing.is_err());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod auth;
+pub mod blob;
 pub mod cli;
 pub mod config;
 pub mod domain;

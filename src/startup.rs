@@ -9,7 +9,10 @@ use actix_web::dev::Server;
 use actix_web::middleware::Logger;
 use actix_web::{App, HttpServer, web};
 
-use crate::config::Settings;
+use std::sync::Arc;
+
+use crate::blob::{Blobs, LocalStore, S3Store};
+use crate::config::{Settings, StorageKind};
 use crate::domain::time;
 use crate::handlers::{self, AppState};
 use crate::store::{OpenError, Store};
@@ -23,6 +26,8 @@ pub enum StartupError {
     Listen(String, #[source] std::io::Error),
     #[error("cannot create the first title token: {0}")]
     Bootstrap(String),
+    #[error("file storage: {0}")]
+    Blobs(String),
 }
 
 /// A bound, not yet running server.
@@ -48,11 +53,15 @@ impl Application {
             .clone()
             .unwrap_or_else(|| format!("http://{addr}"));
 
+        let blobs = open_blobs(&settings, &public_url)?;
         let state = web::Data::new(AppState {
             store,
+            blobs,
             max_body_bytes: settings.max_body_bytes,
             max_file_size: settings.max_file_size,
             public_url: public_url.clone(),
+            upload_form_secs: settings.upload_form_secs,
+            upload_timeout_secs: settings.upload_timeout_secs,
         });
         let mut server = HttpServer::new(move || {
             App::new()
@@ -87,6 +96,42 @@ impl Application {
     /// Serves until SIGINT/SIGTERM, then finishes in-flight requests (up to 10 s).
     pub async fn run(self) -> std::io::Result<()> {
         self.server.await
+    }
+}
+
+/// The configured file store.
+fn open_blobs(settings: &Settings, public_url: &str) -> Result<Blobs, StartupError> {
+    let version = settings.post_signature();
+    match settings.storage {
+        StorageKind::Local => {
+            let store = LocalStore::open(
+                &settings.data_dir,
+                &settings.local_bucket,
+                settings.local_access_key.clone(),
+                settings.local_secret_key.clone(),
+                &settings.local_region,
+                version,
+                public_url,
+            )
+            .map_err(|e| StartupError::Blobs(e.to_string()))?;
+            log::info!(
+                "files are kept in {}; uploads go to {}/{}",
+                settings.data_dir.join("blobs").display(),
+                store.endpoint(),
+                store.bucket()
+            );
+            Ok(Blobs::Local(Arc::new(store)))
+        }
+        StorageKind::S3 => {
+            let store = S3Store::new(&settings.s3, version)
+                .map_err(|e| StartupError::Blobs(e.to_string()))?;
+            log::info!(
+                "files are kept in S3 bucket {} at {}",
+                settings.s3.bucket,
+                settings.s3.endpoint
+            );
+            Ok(Blobs::S3(Arc::new(store)))
+        }
     }
 }
 

@@ -17,6 +17,7 @@ use actix_web::web::{self, Bytes, BytesMut};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload};
 use futures_util::StreamExt;
 
+use crate::blob::Blobs;
 use crate::error::{ApiError, ErrorKind};
 use crate::store::Store;
 use crate::xml::CONTENT_TYPE;
@@ -24,9 +25,14 @@ use crate::xml::CONTENT_TYPE;
 /// Shared by every handler.
 pub struct AppState {
     pub store: Store,
+    pub blobs: Blobs,
     pub max_body_bytes: usize,
     pub max_file_size: u64,
     pub public_url: String,
+    /// How long an upload form stays valid, in seconds.
+    pub upload_form_secs: i64,
+    /// Uploads not completed within this many seconds are dropped.
+    pub upload_timeout_secs: i64,
 }
 
 /// A resource whose other methods get 405.

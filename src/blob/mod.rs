@@ -1,0 +1,122 @@
+//! File storage: the local store under the data dir (uploads served by nexds
+//! itself) or an S3-compatible store. Clients upload with a signed POST form
+//! and download from presigned URLs; nexds only heads and deletes.
+
+pub mod local;
+pub mod s3;
+
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc2822;
+
+pub use local::LocalStore;
+pub use s3::S3Store;
+
+/// A failure of the store behind nexds; never the client's fault.
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    #[error("local store: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("S3: {0}")]
+    S3(String),
+}
+
+/// What `prepare` hands out: where to POST, the date header, the form fields in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadForm {
+    pub url: String,
+    /// `Wed, 01 Jan 2013 00:00:00 GMT` (`request_header/date`).
+    pub date: String,
+    pub fields: Vec<(String, String)>,
+}
+
+/// The configured store.
+#[derive(Clone)]
+pub enum Blobs {
+    Local(Arc<LocalStore>),
+    S3(Arc<S3Store>),
+}
+
+/// The key of an object's file: `objects/<data_id>_<version>.bin`, zero-padded so
+/// keys sort by id.
+pub fn object_key(data_id: u64, version: u32) -> String {
+    format!("objects/{data_id:020}_{version:010}.bin")
+}
+
+/// An HTTP date: `Wed, 01 Jan 2013 00:00:00 GMT`.
+pub fn http_date(unix: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(&Rfc2822).ok())
+        .map(|s| s.replace("+0000", "GMT"))
+        .unwrap_or_default()
+}
+
+impl Blobs {
+    /// The form a client POSTs, file last, to upload `key` of exactly `size` bytes.
+    pub fn upload_form(&self, key: &str, size: u64, now: i64, expires_at: i64) -> UploadForm {
+        match self {
+            Blobs::Local(store) => store.upload_form(key, size, now, expires_at),
+            Blobs::S3(store) => store.upload_form(key, size, now, expires_at),
+        }
+    }
+
+    /// The size of the stored file, `None` if there is none.
+    pub async fn size_of(&self, key: &str) -> Result<Option<u64>, BlobError> {
+        match self {
+            Blobs::Local(store) => store.size_of(key).await,
+            Blobs::S3(store) => store.size_of(key).await,
+        }
+    }
+
+    /// Removes the file; absent files are fine.
+    pub async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        match self {
+            Blobs::Local(store) => store.delete(key).await,
+            Blobs::S3(store) => store.delete(key).await,
+        }
+    }
+
+    /// A presigned download URL valid `expires_in` seconds from `now` (≤ 7 days for SigV4).
+    pub async fn download_url(
+        &self,
+        key: &str,
+        now: i64,
+        expires_in: i64,
+    ) -> Result<String, BlobError> {
+        match self {
+            Blobs::Local(store) => Ok(store.download_url(key, now, expires_in)),
+            Blobs::S3(store) => store.download_url(key, expires_in).await,
+        }
+    }
+
+    /// Whether presigned URLs of this store can live `secs` seconds.
+    pub fn presign_reaches(&self, secs: i64) -> bool {
+        match self {
+            Blobs::Local(store) => store.presign_reaches(secs),
+            Blobs::S3(_) => secs <= crate::sign::V4_MAX_EXPIRES,
+        }
+    }
+
+    pub fn local(&self) -> Option<&LocalStore> {
+        match self {
+            Blobs::Local(store) => Some(store),
+            Blobs::S3(_) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_and_dates_have_their_wire_forms() {
+        assert_eq!(
+            object_key(1_000_000, 1),
+            "objects/00000000000001000000_0000000001.bin"
+        );
+        assert_eq!(http_date(1_356_998_400), "Tue, 01 Jan 2013 00:00:00 GMT");
+    }
+}

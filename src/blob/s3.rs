@@ -1,0 +1,114 @@
+//! An S3-compatible store (Garage, MinIO, AWS) through rust-s3 for the calls
+//! nexds makes itself; the POST form comes from our own signer.
+
+use s3::Bucket;
+use s3::Region;
+use s3::creds::Credentials as S3Credentials;
+
+use crate::blob::{BlobError, UploadForm, http_date};
+use crate::config::S3Settings;
+use crate::sign::{self, Credentials, ObjectUrl, PostUpload, SignatureVersion};
+
+pub struct S3Store {
+    bucket: Box<Bucket>,
+    credentials: Credentials,
+    version: SignatureVersion,
+    endpoint: String,
+    name: String,
+}
+
+impl std::fmt::Debug for S3Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Store")
+            .field("endpoint", &self.endpoint)
+            .field("bucket", &self.name)
+            .field("credentials", &self.credentials)
+            .finish()
+    }
+}
+
+impl S3Store {
+    /// A path-style client of `settings.bucket` at `settings.endpoint`.
+    pub fn new(settings: &S3Settings, version: SignatureVersion) -> Result<S3Store, BlobError> {
+        let region = Region::Custom {
+            region: settings.region.clone(),
+            endpoint: settings.endpoint.trim_end_matches('/').to_owned(),
+        };
+        let creds = S3Credentials::new(
+            Some(&settings.access_key),
+            Some(&settings.secret_key),
+            None,
+            None,
+            None,
+        )
+        .map_err(|e| BlobError::S3(e.to_string()))?;
+        let bucket = Bucket::new(&settings.bucket, region, creds)
+            .map_err(|e| BlobError::S3(e.to_string()))?
+            .with_path_style();
+        Ok(S3Store {
+            bucket,
+            credentials: Credentials {
+                access_key: settings.access_key.clone(),
+                secret_key: settings.secret_key.clone(),
+                region: settings.region.clone(),
+            },
+            version,
+            endpoint: settings.endpoint.trim_end_matches('/').to_owned(),
+            name: settings.bucket.clone(),
+        })
+    }
+
+    pub fn upload_form(&self, key: &str, size: u64, now: i64, expires_at: i64) -> UploadForm {
+        let upload = PostUpload {
+            bucket: &self.name,
+            key,
+            acl: "private",
+            size,
+            expires_at,
+        };
+        UploadForm {
+            url: format!("{}/{}", self.endpoint, self.name),
+            date: http_date(now),
+            fields: sign::post_fields(&self.credentials, self.version, &upload, now),
+        }
+    }
+
+    pub async fn size_of(&self, key: &str) -> Result<Option<u64>, BlobError> {
+        let (head, status) = self
+            .bucket
+            .head_object(key)
+            .await
+            .map_err(|e| BlobError::S3(e.to_string()))?;
+        match status {
+            200 => Ok(head.content_length.and_then(|n| u64::try_from(n).ok())),
+            404 => Ok(None),
+            other => Err(BlobError::S3(format!("HEAD {key}: HTTP {other}"))),
+        }
+    }
+
+    pub async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        let response = self
+            .bucket
+            .delete_object(key)
+            .await
+            .map_err(|e| BlobError::S3(e.to_string()))?;
+        match response.status_code() {
+            200 | 204 | 404 => Ok(()),
+            other => Err(BlobError::S3(format!("DELETE {key}: HTTP {other}"))),
+        }
+    }
+
+    /// A SigV4 presigned GET (S3 allows at most 7 days).
+    pub async fn download_url(&self, key: &str, expires_in: i64) -> Result<String, BlobError> {
+        let secs = u32::try_from(expires_in.clamp(1, sign::V4_MAX_EXPIRES)).unwrap_or(1);
+        self.bucket
+            .presign_get(key, secs, None)
+            .await
+            .map_err(|e| BlobError::S3(e.to_string()))
+    }
+
+    /// The object URL, for tests and logs.
+    pub fn object_url(&self, key: &str) -> ObjectUrl {
+        ObjectUrl::new(&self.endpoint, &self.name, key)
+    }
+}

@@ -1,0 +1,132 @@
+//! Outside programs the tests use, installed on first use so `cargo test` alone
+//! works on a new machine: Garage 2.5.0 and s3s-fs 0.14.1 (independent S3 servers,
+//! from crates.io) and a Python venv with boto3 (an independent S3 signer, from
+//! PyPI). They live in `$NEXDS_TEST_TOOLS` (default `~/.cache/nexds/test-tools`),
+//! so a later run, or another clone on the same machine, finds them at once.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, OnceLock};
+
+pub const GARAGE_VERSION: &str = "2.5.0";
+pub const S3S_FS_VERSION: &str = "0.14.1";
+pub const BOTO3_VERSION: &str = "1.44.5";
+
+fn tools_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("NEXDS_TEST_TOOLS") {
+        return PathBuf::from(dir);
+    }
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
+    home.join(".cache/nexds/test-tools")
+}
+
+/// One install at a time across this test process.
+static INSTALL: Mutex<()> = Mutex::new(());
+
+fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
+    eprintln!("installing {what} for the tests (once per machine)…");
+    let status = cmd.status().map_err(|e| format!("{what}: {e}"))?;
+    status
+        .success()
+        .then_some(())
+        .ok_or_else(|| format!("installing {what} failed: {status}"))
+}
+
+fn version_output(bin: &Path, arg: &str) -> Option<String> {
+    let out = Command::new(bin).arg(arg).output().ok()?;
+    Some(String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+}
+
+fn cargo_install(krate: &str, version: &str, extra: &[&str]) -> Result<PathBuf, String> {
+    let dir = tools_dir();
+    let bin = dir.join("bin").join(krate);
+    let marker = dir.join(format!("{krate}-{version}.installed"));
+    if bin.exists() && marker.exists() {
+        return Ok(bin);
+    }
+    let _guard = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
+    if bin.exists() && marker.exists() {
+        return Ok(bin);
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    run(
+        Command::new(cargo)
+            .args(["install", krate, "--version", version, "--locked", "--root"])
+            .arg(&dir)
+            .args(extra),
+        &format!("{krate} {version}"),
+    )?;
+    std::fs::write(&marker, b"").map_err(|e| e.to_string())?;
+    Ok(bin)
+}
+
+/// The Garage binary (SigV4-only production S3 store).
+pub fn garage() -> Result<PathBuf, String> {
+    static GARAGE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    GARAGE
+        .get_or_init(|| {
+            // A garage of the right version already on PATH will do.
+            if let Some(out) = version_output(Path::new("garage"), "--version")
+                && out.contains(GARAGE_VERSION)
+            {
+                return Ok(PathBuf::from("garage"));
+            }
+            cargo_install(
+                "garage",
+                GARAGE_VERSION,
+                &["--no-default-features", "--features", "bundled-libs,sqlite"],
+            )
+        })
+        .clone()
+}
+
+/// The s3s-fs binary (verifies SigV2 and SigV4 POST forms and presigned GETs).
+pub fn s3s_fs() -> Result<PathBuf, String> {
+    static S3S: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    S3S.get_or_init(|| cargo_install("s3s-fs", S3S_FS_VERSION, &["--features", "binary"]))
+        .clone()
+}
+
+/// A Python interpreter with boto3 and requests.
+pub fn python_with_boto3() -> Result<PathBuf, String> {
+    static PYTHON: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    PYTHON
+        .get_or_init(|| {
+            let venv = tools_dir().join("venv");
+            let python = venv.join("bin/python");
+            let marker = tools_dir().join(format!("boto3-{BOTO3_VERSION}.installed"));
+            if python.exists() && marker.exists() {
+                return Ok(python);
+            }
+            let _guard = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
+            std::fs::create_dir_all(tools_dir()).map_err(|e| e.to_string())?;
+            run(Command::new("python3").args(["-m", "venv"]).arg(&venv), "a Python venv")?;
+            run(
+                Command::new(&python).args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    &format!("boto3=={BOTO3_VERSION}"),
+                    "requests",
+                ]),
+                "boto3",
+            )?;
+            std::fs::write(&marker, b"").map_err(|e| e.to_string())?;
+            Ok(python)
+        })
+        .clone()
+}
+
+/// A tool the test needs: in CI (`CI` set) its absence fails the test; elsewhere
+/// the test is skipped with a note, so a developer without network still runs the rest.
+pub fn require(tool: Result<PathBuf, String>) -> Option<PathBuf> {
+    match tool {
+        Ok(path) => Some(path),
+        Err(e) if std::env::var_os("CI").is_some() => panic!("a test tool is missing in CI: {e}"),
+        Err(e) => {
+            eprintln!("SKIPPED: {e}");
+            None
+        }
+    }
+}
