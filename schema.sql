@@ -35,8 +35,11 @@ CREATE TABLE objects (
     expire_time      INTEGER NOT NULL,
     access_password  INTEGER NOT NULL,
     update_password  INTEGER NOT NULL,
-    deleted_time     INTEGER
+    deleted_time     INTEGER,
+    blob_key         TEXT                -- key of the file in storage; NULL for meta-only objects
 );
+-- Uploads awaiting complete, found by the sweeper.
+CREATE INDEX objects_uploading ON objects (created_time) WHERE state = 0;
 -- User data starts at 1,000,000 (NEX): seed the AUTOINCREMENT counter.
 INSERT INTO sqlite_sequence (name, seq) VALUES ('objects', 999999);
 

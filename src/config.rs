@@ -93,6 +93,11 @@ pub struct Settings {
     pub upload_form_secs: i64,
     /// Uploads not completed within this many seconds are dropped (`NEXDS_UPLOAD_TIMEOUT_SECS`).
     pub upload_timeout_secs: i64,
+    /// Seconds between two runs of the background janitor (`NEXDS_JANITOR_SECS`).
+    pub janitor_secs: u64,
+    /// Key of nexds's own download links (`NEXDS_LINK_SECRET`); generated in the data
+    /// dir when unset. Nodes behind one URL must share it.
+    pub link_secret: Option<String>,
 }
 
 impl Default for Settings {
@@ -118,6 +123,8 @@ impl Default for Settings {
             local_bucket: "nexds".to_owned(),
             upload_form_secs: 15 * 60,
             upload_timeout_secs: 3 * 3600,
+            janitor_secs: 300,
+            link_secret: None,
         }
     }
 }
@@ -148,6 +155,11 @@ impl fmt::Debug for Settings {
             .field("local_bucket", &self.local_bucket)
             .field("upload_form_secs", &self.upload_form_secs)
             .field("upload_timeout_secs", &self.upload_timeout_secs)
+            .field("janitor_secs", &self.janitor_secs)
+            .field(
+                "link_secret",
+                &self.link_secret.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -177,6 +189,8 @@ struct FileSettings {
     local_bucket: Option<String>,
     upload_form_secs: Option<i64>,
     upload_timeout_secs: Option<i64>,
+    janitor_secs: Option<u64>,
+    link_secret: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -234,6 +248,8 @@ impl Settings {
             local_bucket: file.local_bucket.unwrap_or(d.local_bucket),
             upload_form_secs: file.upload_form_secs.unwrap_or(d.upload_form_secs),
             upload_timeout_secs: file.upload_timeout_secs.unwrap_or(d.upload_timeout_secs),
+            janitor_secs: file.janitor_secs.unwrap_or(d.janitor_secs),
+            link_secret: file.link_secret,
         };
         let var = |key| env(key).filter(|v| !v.is_empty());
         if let Some(v) = var("NEXDS_LISTEN") {
@@ -299,6 +315,12 @@ impl Settings {
         if let Some(v) = var("NEXDS_UPLOAD_TIMEOUT_SECS") {
             s.upload_timeout_secs = parse_env("NEXDS_UPLOAD_TIMEOUT_SECS", &v)?;
         }
+        if let Some(v) = var("NEXDS_JANITOR_SECS") {
+            s.janitor_secs = parse_env("NEXDS_JANITOR_SECS", &v)?;
+        }
+        if let Some(v) = var("NEXDS_LINK_SECRET") {
+            s.link_secret = Some(v);
+        }
         s.check()?;
         if let Some(url) = &mut s.public_url {
             while url.ends_with('/') {
@@ -335,9 +357,9 @@ impl Settings {
                 }
             }
         }
-        if self.upload_form_secs <= 0 || self.upload_timeout_secs <= 0 {
+        if self.upload_form_secs <= 0 || self.upload_timeout_secs <= 0 || self.janitor_secs == 0 {
             return Err(ConfigError::Env(
-                "NEXDS_UPLOAD_FORM_SECS / NEXDS_UPLOAD_TIMEOUT_SECS",
+                "NEXDS_UPLOAD_FORM_SECS / NEXDS_UPLOAD_TIMEOUT_SECS / NEXDS_JANITOR_SECS",
                 "must be positive".into(),
             ));
         }

@@ -10,6 +10,8 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod handlers;
+pub mod janitor;
+pub mod secrets;
 pub mod sign;
 pub mod startup;
 pub mod store;

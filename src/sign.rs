@@ -350,6 +350,12 @@ pub fn presign_get_v4(creds: &Credentials, url: &ObjectUrl, now: i64, expires_in
     format!("{}?{query}&X-Amz-Signature={signature}", url.encoded())
 }
 
+/// Download links of nexds itself (`/download/{data_id}`), for periods longer than
+/// a presigned URL may live: HMAC-SHA256 over the data_id, the file key and the expiry.
+pub fn link_signature(secret: &[u8], data_id: u64, key: &str, expires_at: i64) -> String {
+    hex::encode(hmac256(secret, &format!("{data_id}\n{key}\n{expires_at}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -512,6 +518,16 @@ mod tests {
         let plain = ObjectUrl::new("http://127.0.0.1:3900", "b", "k");
         assert_eq!(plain.path, "/b/k");
         assert_eq!(plain.origin, "http://127.0.0.1:3900");
+    }
+
+    #[test]
+    fn link_signatures_bind_id_key_and_expiry() {
+        let a = link_signature(b"s", 1, "k", 10);
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, link_signature(b"s", 2, "k", 10));
+        assert_ne!(a, link_signature(b"s", 1, "j", 10));
+        assert_ne!(a, link_signature(b"s", 1, "k", 11));
+        assert_ne!(a, link_signature(b"t", 1, "k", 10));
     }
 
     #[test]

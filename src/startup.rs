@@ -1,9 +1,7 @@
 //! Builds the application: opens the store, makes the first title token,
 //! binds the listener (port 0 works, for tests) and wires the routes.
 
-use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
-use std::path::Path;
 
 use actix_web::dev::Server;
 use actix_web::middleware::Logger;
@@ -16,7 +14,7 @@ use crate::config::{Settings, StorageKind};
 use crate::domain::time;
 use crate::handlers::{self, AppState};
 use crate::store::{OpenError, Store};
-use crate::{auth, error::ApiError};
+use crate::{auth, error::ApiError, janitor, secrets};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -62,7 +60,9 @@ impl Application {
             public_url: public_url.clone(),
             upload_form_secs: settings.upload_form_secs,
             upload_timeout_secs: settings.upload_timeout_secs,
+            link_secret: link_secret(&settings)?,
         });
+        janitor::spawn(state.clone().into_inner(), settings.janitor_secs);
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -148,30 +148,33 @@ fn bootstrap(store: &Store, settings: &Settings) -> Result<(), StartupError> {
         Some(token) => token.clone(),
         None => auth::new_token().map_err(|e| StartupError::Bootstrap(e.to_string()))?,
     };
+    // The file first: a token in the database that nobody can read would be lost.
     let path = settings.data_dir.join("title-token");
-    let tmp = settings.data_dir.join("title-token.tmp");
-    write_private(&tmp, &token).map_err(|e| StartupError::Bootstrap(e.to_string()))?;
+    secrets::write_private(&path, &format!("{token}\n"))
+        .map_err(|e| StartupError::Bootstrap(e.to_string()))?;
     let created = store
         .bootstrap_token(auth::hash_token(&token), time::now())
         .map_err(|e: ApiError| StartupError::Bootstrap(e.to_string()))?;
     if created {
-        std::fs::rename(&tmp, &path).map_err(|e| StartupError::Bootstrap(e.to_string()))?;
         log::info!(
             "created the title token of namespace 'default'; it is in {}",
             path.display()
         );
-    } else {
-        let _ = std::fs::remove_file(&tmp);
     }
     Ok(())
 }
 
-fn write_private(path: &Path, token: &str) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    writeln!(file, "{token}")?;
-    file.sync_all()
+/// The key of nexds's own download links: `NEXDS_LINK_SECRET`, else `<data>/link-secret`.
+fn link_secret(settings: &Settings) -> Result<Vec<u8>, StartupError> {
+    if let Some(secret) = &settings.link_secret {
+        return Ok(secret.as_bytes().to_vec());
+    }
+    let text = secrets::read_or_create(&settings.data_dir.join("link-secret"), || {
+        secrets::random_chars(
+            48,
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+        )
+    })
+    .map_err(|e| StartupError::Blobs(e.to_string()))?;
+    Ok(text.trim().as_bytes().to_vec())
 }

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::blob::{BlobError, UploadForm, http_date};
+use crate::secrets;
 use crate::sign::{self, Credentials, ObjectUrl, PostUpload, SignatureVersion};
 
 #[derive(Debug)]
@@ -130,6 +131,23 @@ impl LocalStore {
         }
     }
 
+    /// Removes temp files older than `age`: what an upload cut off by a crash left.
+    pub fn sweep_temp(&self, age: std::time::Duration) -> std::io::Result<usize> {
+        let mut removed = 0;
+        for entry in std::fs::read_dir(self.temp_dir())? {
+            let entry = entry?;
+            let old = entry
+                .metadata()?
+                .modified()?
+                .elapsed()
+                .is_ok_and(|elapsed| elapsed > age);
+            if old && std::fs::remove_file(entry.path()).is_ok() {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
     /// SigV2 URLs can live as long as asked; SigV4 ones at most 7 days.
     pub fn presign_reaches(&self, secs: i64) -> bool {
         self.version == SignatureVersion::V2 || secs <= sign::V4_MAX_EXPIRES
@@ -139,51 +157,25 @@ impl LocalStore {
 /// Reads `<data>/local-store-keys` (access key, then secret, one per line), making it first.
 fn stored_keys(data_dir: &Path) -> std::io::Result<(String, String)> {
     let path = data_dir.join(KEYS_FILE);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            let mut lines = text.lines().map(str::trim);
-            match (lines.next(), lines.next()) {
-                (Some(a), Some(s)) if !a.is_empty() && !s.is_empty() => {
-                    Ok((a.to_owned(), s.to_owned()))
-                }
-                _ => Err(std::io::Error::other(format!(
-                    "{} must hold the access key and the secret, one per line",
-                    path.display()
-                ))),
-            }
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let access = format!(
-                "NEXDS{}",
-                random_chars(15, b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")?
-            );
-            let secret = random_chars(
-                40,
-                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
-            )?;
-            let tmp = data_dir.join(format!("{KEYS_FILE}.tmp"));
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create(true).truncate(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            let mut file = options.open(&tmp)?;
-            std::io::Write::write_all(&mut file, format!("{access}\n{secret}\n").as_bytes())?;
-            file.sync_all()?;
-            std::fs::rename(&tmp, &path)?;
-            log::info!("created the local store's keys in {}", path.display());
-            Ok((access, secret))
-        }
-        Err(e) => Err(e),
+    let text = secrets::read_or_create(&path, || {
+        let access = format!(
+            "NEXDS{}",
+            secrets::random_chars(15, b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")?
+        );
+        let secret = secrets::random_chars(
+            40,
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+        )?;
+        Ok(format!("{access}\n{secret}\n"))
+    })?;
+    let mut lines = text.lines().map(str::trim);
+    match (lines.next(), lines.next()) {
+        (Some(a), Some(s)) if !a.is_empty() && !s.is_empty() => Ok((a.to_owned(), s.to_owned())),
+        _ => Err(std::io::Error::other(format!(
+            "{} must hold the access key and the secret, one per line",
+            path.display()
+        ))),
     }
-}
-
-fn random_chars(n: usize, alphabet: &[u8]) -> std::io::Result<String> {
-    let mut bytes = vec![0u8; n];
-    getrandom::fill(&mut bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
-    Ok(bytes
-        .iter()
-        .map(|b| char::from(alphabet[usize::from(*b) % alphabet.len()]))
-        .collect())
 }
 
 #[cfg(test)]

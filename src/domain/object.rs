@@ -195,6 +195,8 @@ pub struct Object {
     pub ratings: Vec<RatingSlot>,
     /// Held in a persistence slot: never expires.
     pub persisted: bool,
+    /// Key of the file in storage; `None` for meta-binary-only objects.
+    pub blob_key: Option<String>,
 }
 
 impl Object {
@@ -239,6 +241,16 @@ impl Object {
                 )))
             }
             _ => Ok(()),
+        }
+    }
+
+    /// Counts a download reference at `now` (urlinfo): referred_count and
+    /// referred_time, and for period_from_last_referred a new expiry (DESIGN §4).
+    pub fn refer(&mut self, now: i64) {
+        self.referred_count = self.referred_count.saturating_add(1);
+        self.referred_time = now;
+        if self.flags.contains(DataFlags::PERIOD_FROM_LAST_REFERRED) && !self.persisted {
+            self.expire_time = time::add_days(now, self.period);
         }
     }
 
@@ -378,6 +390,7 @@ mod tests {
             tags: Vec::new(),
             ratings: Vec::new(),
             persisted: false,
+            blob_key: None,
         }
     }
 

@@ -112,6 +112,7 @@ impl PrepareRequest {
                 })
                 .collect(),
             persisted,
+            blob_key: None,
         }
     }
 }

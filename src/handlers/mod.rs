@@ -6,6 +6,7 @@ mod metainfo;
 mod passwordinfo;
 mod persistence;
 mod ratings;
+mod urlinfo;
 mod version;
 
 use std::collections::HashMap;
@@ -33,6 +34,8 @@ pub struct AppState {
     pub upload_form_secs: i64,
     /// Uploads not completed within this many seconds are dropped.
     pub upload_timeout_secs: i64,
+    /// Signs nexds's own download links.
+    pub link_secret: Vec<u8>,
 }
 
 /// A resource whose other methods get 405.
@@ -92,6 +95,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(post().to(ratings::rate)),
                 )
                 .service(resource("/data/prepare").route(post().to(data::prepare_upload)))
+                .service(
+                    resource("/data/complete/{data_id}").route(post().to(data::complete_upload)),
+                )
                 .service(resource("/data/delete").route(post().to(data::delete_datas)))
                 .service(resource("/data/{data_id}").route(delete().to(data::delete_data)))
                 .service(resource("/data/{data_id}/delete").route(post().to(data::delete_data)))
@@ -100,6 +106,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     resource("/passwordinfo/{data_id}")
                         .route(get().to(passwordinfo::get_passwordinfo)),
                 )
+                .service(resource("/urlinfo").route(get().to(urlinfo::get_urlinfos)))
+                .service(resource("/urlinfo/{data_id}").route(get().to(urlinfo::get_urlinfo)))
                 .service(
                     resource("/persistenceinfo").route(get().to(persistence::get_persistenceinfos)),
                 )
@@ -118,6 +126,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(post().to(persistence::unperpetuate)),
                 ),
         )
+        .service(resource("/download/{data_id}").route(get().to(urlinfo::follow_download_link)))
         .default_service(web::to(no_such_endpoint));
 }
 

@@ -6,6 +6,7 @@ pub mod objects;
 pub mod persistence;
 pub mod ratings;
 pub mod tokens;
+pub mod uploads;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};

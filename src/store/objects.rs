@@ -3,6 +3,7 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, named_params, params};
 
+use crate::blob;
 use crate::domain::object::{Change, State};
 use crate::domain::prepare::PrepareRequest;
 use crate::domain::rating::RatingSlot;
@@ -57,14 +58,42 @@ impl Store {
         request: PrepareRequest,
         now: i64,
     ) -> Result<u64, ApiError> {
+        let (id, _) = self.create(caller, request, State::Ready, now).await?;
+        Ok(id)
+    }
+
+    /// Creates an object whose file is still to be uploaded (invisible until
+    /// complete); returns its data_id and the key its file must have.
+    pub async fn create_upload(
+        &self,
+        caller: Caller,
+        request: PrepareRequest,
+        now: i64,
+    ) -> Result<(u64, String), ApiError> {
+        let (id, key) = self.create(caller, request, State::Uploading, now).await?;
+        Ok((id, key.unwrap_or_default()))
+    }
+
+    async fn create(
+        &self,
+        caller: Caller,
+        request: PrepareRequest,
+        state: State,
+        now: i64,
+    ) -> Result<(u64, Option<String>), ApiError> {
         let owner = request.owner_for(&caller)?;
         self.write(move |tx| {
-            let mut object = request.new_object(&caller.namespace, owner, State::Ready, now);
+            let mut object = request.new_object(&caller.namespace, owner, state, now);
             let (access_password, update_password) = passwords()?;
             object.access_password = access_password;
             object.update_password = update_password;
             let id = insert(tx, &object)?;
             object.data_id = id;
+            let key = (state == State::Uploading).then(|| blob::object_key(id, 1));
+            if let Some(key) = &key {
+                tx.prepare_cached("UPDATE objects SET blob_key = ?2 WHERE data_id = ?1")?
+                    .execute(params![sql_id(id), key])?;
+            }
             insert_ratings(tx, id, &request)?;
             if let Some(p) = request.persistence {
                 persistence::release(
@@ -77,7 +106,7 @@ impl Store {
                 )?;
                 persistence::occupy(tx, &object.namespace, owner, p.slot, id)?;
             }
-            Ok(id)
+            Ok((id, key))
         })
         .await
     }
@@ -157,7 +186,7 @@ fn passwords() -> Result<(u64, u64), ApiError> {
 const OBJECT_COLUMNS: &str = "data_id, namespace, owner_id, size, data_type, name, meta_binary,
     flags, period, refer_data_id, access_type, update_type, status, state, created_time,
     updated_time, referred_time, referred_count, expire_time, access_password, update_password,
-    EXISTS (SELECT 1 FROM persistence_slots p WHERE p.data_id = o.data_id)";
+    EXISTS (SELECT 1 FROM persistence_slots p WHERE p.data_id = o.data_id), blob_key";
 
 fn object_from_row(r: &Row<'_>) -> rusqlite::Result<Object> {
     let state = match r.get::<_, i64>(13)? {
@@ -197,6 +226,7 @@ fn object_from_row(r: &Row<'_>) -> rusqlite::Result<Object> {
         tags: Vec::new(),
         ratings: Vec::new(),
         persisted: r.get(21)?,
+        blob_key: r.get(22)?,
     })
 }
 
@@ -251,11 +281,11 @@ fn insert(conn: &Connection, o: &Object) -> Result<u64, ApiError> {
         "INSERT INTO objects (namespace, owner_id, size, data_type, name, meta_binary, flags,
             period, refer_data_id, access_type, update_type, status, state, created_time,
             updated_time, referred_time, referred_count, expire_time, access_password,
-            update_password)
+            update_password, blob_key)
          VALUES (:namespace, :owner_id, :size, :data_type, :name, :meta_binary, :flags,
             :period, :refer_data_id, :access_type, :update_type, :status, :state, :created_time,
             :updated_time, :referred_time, :referred_count, :expire_time, :access_password,
-            :update_password)",
+            :update_password, :blob_key)",
     )?;
     stmt.execute(named_params! {
         ":namespace": o.namespace,
@@ -278,6 +308,7 @@ fn insert(conn: &Connection, o: &Object) -> Result<u64, ApiError> {
         ":expire_time": o.expire_time,
         ":access_password": o.access_password as i64,
         ":update_password": o.update_password as i64,
+        ":blob_key": o.blob_key,
     })?;
     let id = conn.last_insert_rowid() as u64;
     replace_tags(conn, id, &o.tags)?;

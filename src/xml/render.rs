@@ -1,5 +1,6 @@
 //! Response documents of the spec, element for element and in the spec's order.
 
+use crate::blob::UploadForm;
 use crate::domain::persistence::PersistenceInfo;
 use crate::domain::rating::RatingSlot;
 use crate::domain::{Object, Permission, time};
@@ -204,6 +205,44 @@ pub fn prepared_meta_only(data_id: u64) -> Vec<u8> {
     doc.open("data", &[]);
     doc.num("data_id", data_id);
     doc.close("data");
+    doc.finish()
+}
+
+/// The `<data>` answer of a prepare with a file (spec 12.3.2.5.2.2): where to POST,
+/// the date header, the form fields in posting order, and the data_id.
+pub fn prepared_upload(data_id: u64, form: &UploadForm) -> Vec<u8> {
+    let mut doc = Doc::new();
+    doc.open("data", &[]);
+    doc.text("url", &form.url);
+    doc.open("request_header", &[]);
+    doc.text("date", &form.date);
+    doc.close("request_header");
+    doc.open("post_param", &[]);
+    for (name, value) in &form.fields {
+        doc.text(name, value);
+    }
+    doc.close("post_param");
+    doc.num("data_id", data_id);
+    doc.close("data");
+    doc.finish()
+}
+
+/// `<urlinfos>` (spec 12.3.2.6.2).
+pub fn urlinfos(urls: &[(u64, String)]) -> Vec<u8> {
+    let mut doc = Doc::new();
+    let length = urls.len().to_string();
+    if urls.is_empty() {
+        doc.empty("urlinfos", &[("length", &length)]);
+    } else {
+        doc.open("urlinfos", &[("length", &length)]);
+        for (data_id, url) in urls {
+            doc.open("urlinfo", &[]);
+            doc.num("data_id", *data_id);
+            doc.text("url", url);
+            doc.close("urlinfo");
+        }
+        doc.close("urlinfos");
+    }
     doc.finish()
 }
 

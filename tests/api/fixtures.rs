@@ -10,8 +10,8 @@
 //! other `#` lines are comments. Spec ids in data_id positions (the path segment after
 //! metainfo/, data/, passwordinfo/, urlinfo/, complete/; `data_ids=`; `<data_id>`) are
 //! replaced by the real ids. Bodies are compared as XML after normalising: data_ids
-//! back to their alias (others to `ID`), times to `TIME` (except 9999-12-31), and
-//! passwords to `PASSWORD`. `NEXDS_BLESS=1` rewrites `response.http` from the server.
+//! back to their alias (others to `ID`), times to `TIME` (except 9999-12-31),
+//! passwords to `PASSWORD`, and the changing parts of upload forms and URLs to their names. `NEXDS_BLESS=1` rewrites `response.http` from the server.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -293,6 +293,9 @@ fn normalise_value(
             .or_else(|| aliases.iter().find(|a| *a == value).cloned())
             .unwrap_or_else(|| "ID".to_owned()),
         "access_password" | "update_password" => "PASSWORD".to_owned(),
+        // Upload forms and download URLs differ every time.
+        "url" | "date" | "policy" | "AWSAccessKeyId" | "signature" | "key" | "x-amz-credential"
+        | "x-amz-date" | "x-amz-signature" => element.to_uppercase(),
         e if e.ends_with("_time") && value != "9999-12-31T00:00:00Z" => "TIME".to_owned(),
         // Error messages name data_ids too.
         "message" => real_to_alias

@@ -73,6 +73,7 @@ pub struct Resp {
     pub content_type: String,
     pub headers: Vec<(String, String)>,
     pub body: String,
+    pub bytes: Vec<u8>,
 }
 
 impl Resp {
@@ -121,7 +122,7 @@ impl Resp {
     }
 }
 
-/// Sends one request with any method; `token` None sends no Authorization.
+/// Sends one request with any method and a text body.
 pub fn send(
     agent: &ureq::Agent,
     method: &str,
@@ -129,12 +130,29 @@ pub fn send(
     headers: &[(&str, &str)],
     body: Option<&str>,
 ) -> Resp {
+    send_bytes(
+        agent,
+        method,
+        url,
+        headers,
+        body.map(|b| b.as_bytes().to_vec()),
+    )
+}
+
+/// Sends one request with any method and a byte body.
+pub fn send_bytes(
+    agent: &ureq::Agent,
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<Vec<u8>>,
+) -> Resp {
     let mut builder = ureq::http::Request::builder().method(method).uri(url);
     for (k, v) in headers {
         builder = builder.header(*k, *v);
     }
     let result = match body {
-        Some(body) => agent.run(builder.body(body.to_owned()).expect("request")),
+        Some(body) => agent.run(builder.body(body).expect("request")),
         None => agent.run(builder.body(()).expect("request")),
     };
     let mut response = result.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
@@ -150,13 +168,166 @@ pub fn send(
         .unwrap_or("")
         .to_owned();
     let status = response.status().as_u16();
-    let body = response.body_mut().read_to_string().unwrap_or_default();
+    let bytes = response
+        .body_mut()
+        .with_config()
+        .limit(64 * 1024 * 1024)
+        .read_to_vec()
+        .unwrap_or_default();
     Resp {
         status,
         content_type,
         headers,
-        body,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+        bytes,
     }
+}
+
+/// A multipart/form-data body: the fields in order, then `file` last, as a console posts.
+pub fn multipart(fields: &[(String, String)], file: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "----nexds-test-boundary-7MA4YWxkTrZu0gW";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"upload.bin\"\r\n\
+             Content-Type: application/octet-stream\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// POSTs a form to a storage URL (no nexds token: the form is its own authority).
+pub fn post_form(url: &str, fields: &[(String, String)], file: &[u8]) -> Resp {
+    let (content_type, body) = multipart(fields, file);
+    send_bytes(
+        &agent(),
+        "POST",
+        url,
+        &[("Content-Type", &content_type)],
+        Some(body),
+    )
+}
+
+/// A prepare's form: the URL, the `post_param` fields in order, and the data_id.
+pub struct Form {
+    pub url: String,
+    pub date: String,
+    pub fields: Vec<(String, String)>,
+    pub data_id: u64,
+}
+
+impl Form {
+    pub fn field(&self, name: &str) -> &str {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_else(|| panic!("no field {name}"))
+    }
+
+    /// The fields with `name` set to `value` (added at the end if absent).
+    pub fn with(&self, name: &str, value: &str) -> Vec<(String, String)> {
+        let mut fields = self.fields.clone();
+        match fields.iter_mut().find(|(k, _)| k == name) {
+            Some(field) => field.1 = value.to_owned(),
+            None => fields.push((name.to_owned(), value.to_owned())),
+        }
+        fields
+    }
+
+    pub fn post(&self, file: &[u8]) -> Resp {
+        post_form(&self.url, &self.fields, file)
+    }
+}
+
+impl TestApp {
+    /// Prepares an upload of `size` bytes with `extra` elements and returns the form.
+    #[track_caller]
+    pub fn prepare_upload(&self, token: &str, size: usize, extra: &str) -> Form {
+        let resp = self.post(
+            &format!("{V2}/data/prepare"),
+            token,
+            &format!("<prepare><size>{size}</size>{extra}</prepare>"),
+        );
+        resp.assert_ok();
+        let doc = resp.doc();
+        let data = doc
+            .child("datastore")
+            .and_then(|d| d.child("data"))
+            .expect("data");
+        let fields = data
+            .child("post_param")
+            .expect("post_param")
+            .children
+            .iter()
+            .map(|e| (e.name.clone(), e.text().to_owned()))
+            .collect();
+        Form {
+            url: data.child("url").expect("url").text().to_owned(),
+            date: data
+                .child("request_header")
+                .and_then(|h| h.child("date"))
+                .expect("date")
+                .text()
+                .to_owned(),
+            fields,
+            data_id: data
+                .child("data_id")
+                .expect("data_id")
+                .text()
+                .parse()
+                .expect("id"),
+        }
+    }
+
+    pub fn complete(&self, token: &str, id: u64) -> Resp {
+        self.call(
+            "POST",
+            &format!("{V2}/data/complete/{id}"),
+            Some(token),
+            None,
+        )
+    }
+
+    /// prepare → POST the file → complete; returns the data_id.
+    #[track_caller]
+    pub fn upload(&self, token: &str, file: &[u8], extra: &str) -> u64 {
+        let form = self.prepare_upload(token, file.len(), extra);
+        let posted = form.post(file);
+        assert!(
+            (200..300).contains(&posted.status),
+            "upload refused: {} {}",
+            posted.status,
+            posted.body
+        );
+        let done = self.complete(token, form.data_id);
+        assert_eq!(done.status, 200, "{}", done.body);
+        form.data_id
+    }
+
+    /// The single URL urlinfo gives for `id`.
+    #[track_caller]
+    pub fn url_of(&self, token: &str, id: u64, query: &str) -> String {
+        let resp = self.get(&format!("{V2}/urlinfo/{id}{query}"), token);
+        resp.assert_ok();
+        resp.text("datastore/urlinfos/urlinfo/url")
+    }
+}
+
+/// Downloads a URL (following redirects) and returns what a client gets.
+pub fn download(url: &str, headers: &[(&str, &str)]) -> Resp {
+    send_bytes(&agent(), "GET", url, headers, None)
 }
 
 impl TestApp {
@@ -171,6 +342,10 @@ impl TestApp {
 
     pub fn principal(&self, id: u32) -> String {
         self.token("default", Some(id))
+    }
+
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
     }
 
     pub fn store(&self) -> &Store {

@@ -169,20 +169,6 @@ fn a_persisted_object_never_expires_and_replaces_the_slot_holder() {
 }
 
 #[test]
-fn a_prepare_with_a_file_is_a_clear_error_until_storage_exists() {
-    let app = spawn_app();
-    let next = app.next_id();
-    let resp = app.post(
-        &format!("{V2}/data/prepare"),
-        &app.title,
-        "<prepare>\n  <size>100</size>\n</prepare>",
-    );
-    resp.assert_error(501, "Core::NotImplemented");
-    assert!(resp.text("error/message").contains("meta-binary-only"));
-    assert_eq!(app.next_id(), next + 1, "nothing was created");
-}
-
-#[test]
 fn bad_prepares_are_refused_and_create_nothing() {
     let app = spawn_app();
     let tags17: String = (0..17)

@@ -10,6 +10,7 @@ use std::sync::{Mutex, OnceLock};
 
 pub const GARAGE_VERSION: &str = "2.5.0";
 pub const S3S_FS_VERSION: &str = "0.14.1";
+#[allow(dead_code)] // for the local store's cross-check with boto3
 pub const BOTO3_VERSION: &str = "1.44.5";
 
 fn tools_dir() -> PathBuf {
@@ -88,6 +89,7 @@ pub fn s3s_fs() -> Result<PathBuf, String> {
 }
 
 /// A Python interpreter with boto3 and requests.
+#[allow(dead_code)] // for the local store's cross-check with boto3
 pub fn python_with_boto3() -> Result<PathBuf, String> {
     static PYTHON: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     PYTHON
@@ -100,7 +102,10 @@ pub fn python_with_boto3() -> Result<PathBuf, String> {
             }
             let _guard = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
             std::fs::create_dir_all(tools_dir()).map_err(|e| e.to_string())?;
-            run(Command::new("python3").args(["-m", "venv"]).arg(&venv), "a Python venv")?;
+            run(
+                Command::new("python3").args(["-m", "venv"]).arg(&venv),
+                "a Python venv",
+            )?;
             run(
                 Command::new(&python).args([
                     "-m",

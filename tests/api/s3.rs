@@ -1,0 +1,216 @@
+//! The S3 backend end to end: nexds hands out forms, a real Garage (SigV4) or
+//! s3s-fs (SigV2) judges the uploads, nexds heads, presigns and drops files.
+
+use std::time::Duration;
+
+use nexds::sign::SignatureVersion;
+
+use crate::garage::{self, S3Server};
+use crate::helpers::{TestApp, V2, download, m, post_form, spawn_app_with};
+
+fn app_on(server: &S3Server, adjust: impl FnOnce(&mut nexds::config::Settings)) -> TestApp {
+    spawn_app_with(|s| {
+        server.configure(s);
+        adjust(s);
+    })
+}
+
+fn bytes(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i * 7 + 3) as u8).collect()
+}
+
+#[test]
+fn a_console_upload_round_trips_through_garage() {
+    let Some(garage) = garage::garage() else {
+        return;
+    };
+    let app = app_on(&garage, |_| {});
+    let console = app.principal(100);
+    let file = bytes(100_000);
+    let form = app.prepare_upload(
+        &console,
+        file.len(),
+        "<access_permission><type>public</type></access_permission>",
+    );
+    assert_eq!(
+        form.url,
+        format!("{}/{}", garage.settings.endpoint, garage.settings.bucket)
+    );
+    let names: Vec<&str> = form.fields.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "policy",
+            "x-amz-algorithm",
+            "x-amz-credential",
+            "x-amz-date",
+            "x-amz-signature",
+            "key",
+            "acl"
+        ],
+        "SigV4 is the default form on S3"
+    );
+    assert!(form.date.ends_with(" GMT"), "{}", form.date);
+    // Invisible until complete.
+    app.get(&format!("{V2}/metainfo/{}", form.data_id), &console)
+        .assert_error(404, "DataStore::NotFound");
+
+    let posted = form.post(&file);
+    assert_eq!(posted.status, 204, "{}", posted.body);
+    let done = app.complete(&console, form.data_id);
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(done.body.is_empty());
+    let meta = app.get(&format!("{V2}/metainfo/{}", form.data_id), &console);
+    assert_eq!(m(&meta, "size"), "100000");
+
+    let url = app.url_of(&console, form.data_id, "?period=3");
+    assert!(url.starts_with(&garage.settings.endpoint), "{url}");
+    let got = download(&url, &[]);
+    assert_eq!(got.status, 200);
+    assert!(got.bytes == file, "the download is byte-identical");
+    assert_eq!(m(&app.meta(form.data_id), "referred_count"), "1");
+}
+
+#[test]
+fn tampered_forms_are_refused_and_nothing_becomes_visible() {
+    let Some(garage) = garage::garage() else {
+        return;
+    };
+    let app = app_on(&garage, |_| {});
+    let file = bytes(64);
+    let form = app.prepare_upload(&app.title, file.len(), "");
+    let other_policy = app
+        .prepare_upload(&app.title, 10, "")
+        .field("policy")
+        .to_owned();
+    type Attempt<'a> = (&'a str, Vec<(String, String)>, Vec<u8>);
+    let attempts: Vec<Attempt> = vec![
+        (
+            "changed policy",
+            form.with("policy", &other_policy),
+            file.clone(),
+        ),
+        (
+            "bad signature",
+            form.with("x-amz-signature", &"0".repeat(64)),
+            file.clone(),
+        ),
+        (
+            "other key",
+            form.with("key", "objects/somewhere-else.bin"),
+            file.clone(),
+        ),
+        (
+            "extra field",
+            form.with("x-amz-meta-evil", "1"),
+            file.clone(),
+        ),
+        ("one byte more", form.fields.clone(), bytes(65)),
+        ("one byte less", form.fields.clone(), bytes(63)),
+    ];
+    for (what, fields, body) in attempts {
+        let resp = post_form(&form.url, &fields, &body);
+        assert!(
+            (400..500).contains(&resp.status),
+            "{what}: {} {}",
+            resp.status,
+            resp.body
+        );
+    }
+    let done = app.complete(&app.title, form.data_id);
+    done.assert_error(403, "DataStore::OperationNotAllowed");
+    app.get(&format!("{V2}/metainfo/{}", form.data_id), &app.title)
+        .assert_error(404, "DataStore::NotFound");
+    // The right upload still completes afterwards.
+    assert_eq!(form.post(&file).status, 204);
+    assert_eq!(app.complete(&app.title, form.data_id).status, 200);
+}
+
+#[test]
+fn an_expired_form_is_refused() {
+    let Some(garage) = garage::garage() else {
+        return;
+    };
+    let app = app_on(&garage, |s| s.upload_form_secs = 1);
+    let form = app.prepare_upload(&app.title, 8, "");
+    std::thread::sleep(Duration::from_millis(2100));
+    let resp = form.post(&bytes(8));
+    assert!(
+        (400..500).contains(&resp.status),
+        "{} {}",
+        resp.status,
+        resp.body
+    );
+    app.complete(&app.title, form.data_id)
+        .assert_error(403, "DataStore::OperationNotAllowed");
+}
+
+#[test]
+fn long_periods_get_a_link_of_nexds_that_redirects() {
+    let Some(garage) = garage::garage() else {
+        return;
+    };
+    let app = app_on(&garage, |_| {});
+    let file = bytes(1000);
+    let id = app.upload(&app.title, &file, "");
+    // 30 days (the default) is beyond SigV4's 7.
+    let url = app.url_of(&app.title, id, "");
+    assert!(
+        url.starts_with(&format!("{}/download/{id}?expires=", app.base)),
+        "{url}"
+    );
+    let got = download(&url, &[]);
+    assert_eq!(got.status, 200);
+    assert!(got.bytes == file);
+    let tampered = url.replace("expires=", "expires=1");
+    assert_eq!(download(&tampered, &[]).status, 403);
+    let forged = format!(
+        "{}/download/{id}?expires=9999999999&signature={}",
+        app.base,
+        "0".repeat(64)
+    );
+    assert_eq!(download(&forged, &[]).status, 403);
+}
+
+#[test]
+fn the_janitor_drops_uploads_never_completed_with_their_files() {
+    let Some(garage) = garage::garage() else {
+        return;
+    };
+    let app = app_on(&garage, |s| {
+        s.upload_timeout_secs = 1;
+        s.janitor_secs = 1;
+    });
+    let form = app.prepare_upload(&app.title, 16, "");
+    assert_eq!(form.post(&bytes(16)).status, 204);
+    let key = form.field("key").to_owned();
+    assert_eq!(garage.get(&key).status, 200);
+    std::thread::sleep(Duration::from_millis(3500));
+    assert_eq!(garage.get(&key).status, 404, "the file is gone");
+    app.complete(&app.title, form.data_id)
+        .assert_error(404, "DataStore::NotFound");
+}
+
+#[test]
+fn the_sigv2_form_is_accepted_by_an_independent_verifier() {
+    let Some(s3s) = garage::s3s_fs() else { return };
+    let app = app_on(&s3s, |s| s.post_signature = Some(SignatureVersion::V2));
+    let file = bytes(4096);
+    let form = app.prepare_upload(&app.title, file.len(), "");
+    let names: Vec<&str> = form.fields.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        names,
+        ["policy", "AWSAccessKeyId", "signature", "key", "acl"]
+    );
+    let forged = post_form(
+        &form.url,
+        &form.with("signature", "AAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+        &file,
+    );
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    let posted = form.post(&file);
+    assert_eq!(posted.status, 204, "{}", posted.body);
+    assert_eq!(app.complete(&app.title, form.data_id).status, 200);
+    let got = download(&app.url_of(&app.title, form.data_id, "?period=1"), &[]);
+    assert!(got.bytes == file);
+}
