@@ -29,8 +29,6 @@ pub enum ErrorKind {
     NoSuchEndpoint,
     /// The endpoint exists but not for this method.
     MethodNotAllowed,
-    /// A feature this server does not offer yet.
-    NotImplemented,
     /// Missing, unknown or revoked token.
     AccessDenied,
 }
@@ -50,7 +48,6 @@ impl ErrorKind {
             | ErrorKind::PayloadTooLarge
             | ErrorKind::NoSuchEndpoint
             | ErrorKind::MethodNotAllowed => "Core::InvalidArgument",
-            ErrorKind::NotImplemented => "Core::NotImplemented",
             ErrorKind::AccessDenied => "Core::AccessDenied",
         }
     }
@@ -69,7 +66,6 @@ impl ErrorKind {
             | ErrorKind::PayloadTooLarge
             | ErrorKind::NoSuchEndpoint
             | ErrorKind::MethodNotAllowed => "0x0001000A",
-            ErrorKind::NotImplemented => "0x00010002",
             ErrorKind::AccessDenied => "0x00010006",
         }
     }
@@ -85,7 +81,6 @@ impl ErrorKind {
             ErrorKind::Unknown => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ErrorKind::NotImplemented => StatusCode::NOT_IMPLEMENTED,
             ErrorKind::AccessDenied => StatusCode::UNAUTHORIZED,
         }
     }
