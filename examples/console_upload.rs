@@ -53,9 +53,14 @@ fn run() -> Result<()> {
     let base = std::env::var("NEXDS_URL").unwrap_or_else(|_| "http://127.0.0.1:8080".into());
     let token = match std::env::var("NEXDS_TOKEN") {
         Ok(token) => token,
-        Err(_) => std::fs::read_to_string("data/title-token")?.trim().to_owned(),
+        Err(_) => std::fs::read_to_string("data/title-token")?
+            .trim()
+            .to_owned(),
     };
-    let size: usize = std::env::var("SIZE").ok().and_then(|s| s.parse().ok()).unwrap_or(100_000);
+    let size: usize = std::env::var("SIZE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100_000);
     let file: Vec<u8> = (0..size).map(|i| (i * 31 % 251) as u8).collect();
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -105,7 +110,10 @@ fn run() -> Result<()> {
     let request = ureq::http::Request::builder()
         .method("POST")
         .uri(&url)
-        .header("Content-Type", format!("multipart/form-data; boundary={boundary}"))
+        .header(
+            "Content-Type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
         .body(body)?;
     let mut response = agent.run(request)?;
     let status = response.status();
@@ -116,18 +124,36 @@ fn run() -> Result<()> {
     println!("uploaded: {status}");
 
     // 3. complete
-    call(&agent, "POST", &format!("{v2}/data/complete/{data_id}"), &token, "")?;
+    call(
+        &agent,
+        "POST",
+        &format!("{v2}/data/complete/{data_id}"),
+        &token,
+        "",
+    )?;
     println!("completed data_id {data_id}");
 
     // 4. urlinfo
-    let answer = call(&agent, "GET", &format!("{v2}/urlinfo/{data_id}?period=1"), &token, "")?;
+    let answer = call(
+        &agent,
+        "GET",
+        &format!("{v2}/urlinfo/{data_id}?period=1"),
+        &token,
+        "",
+    )?;
     let doc = parse_document(answer.as_bytes(), "nex")?;
-    let download = child(&doc, "datastore/urlinfos/urlinfo/url")?.text().to_owned();
+    let download = child(&doc, "datastore/urlinfos/urlinfo/url")?
+        .text()
+        .to_owned();
     println!("download URL: {download}");
 
     // 5. download and compare
     let mut response = agent.get(&download).call()?;
-    let got = response.body_mut().with_config().limit(64 << 20).read_to_vec()?;
+    let got = response
+        .body_mut()
+        .with_config()
+        .limit(64 << 20)
+        .read_to_vec()?;
     if got != file {
         return Err(format!("downloaded {} bytes that differ from the upload", got.len()).into());
     }

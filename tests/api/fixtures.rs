@@ -7,7 +7,8 @@
 //! - `response.http`: the expected status line, headers checked if given, and body.
 //!
 //! `# as principal N` / `# as nobody` choose the caller (default: the title token);
-//! other `#` lines are comments. Spec ids in data_id positions (the path segment after
+//! `# post file of N bytes` on a prepare step uploads N bytes with the form it got,
+//! as a console would; other `#` lines are comments. Spec ids in data_id positions (the path segment after
 //! metainfo/, data/, passwordinfo/, urlinfo/, complete/; `data_ids=`; `<data_id>`) are
 //! replaced by the real ids. Bodies are compared as XML after normalising: data_ids
 //! back to their alias (others to `ID`), times to `TIME` (except 9999-12-31),
@@ -314,6 +315,33 @@ fn content_type_norm(v: &str) -> String {
         .to_lowercase()
 }
 
+/// Uploads `size` bytes with the form of a prepare answer: every post_param field, file last.
+fn post_file(prepare: &Resp, size: usize) -> Result<(), String> {
+    let doc = prepare.doc();
+    let data = doc
+        .child("datastore")
+        .and_then(|d| d.child("data"))
+        .ok_or("the prepare answer has no <data>")?;
+    let url = data.child("url").ok_or("no <url>")?.text().to_owned();
+    let fields: Vec<(String, String)> = data
+        .child("post_param")
+        .ok_or("no <post_param>")?
+        .children
+        .iter()
+        .map(|e| (e.name.clone(), e.text().to_owned()))
+        .collect();
+    let file: Vec<u8> = (0..size).map(|i| i as u8).collect();
+    let resp = crate::helpers::post_form(&url, &fields, &file);
+    if (200..300).contains(&resp.status) {
+        Ok(())
+    } else {
+        Err(format!(
+            "the upload was refused: {} {}",
+            resp.status, resp.body
+        ))
+    }
+}
+
 fn run_case(dir: &Path) -> Result<(), String> {
     let read = |name: &str| std::fs::read_to_string(dir.join(name));
     let mut case = Case {
@@ -335,6 +363,17 @@ fn run_case(dir: &Path) -> Result<(), String> {
                 if let Some(alias) = d.strip_prefix("alias ") {
                     let id = resp.text("datastore/data/data_id");
                     case.aliases.insert(alias.trim().to_owned(), id);
+                }
+                if let Some(size) = d
+                    .strip_prefix("post file of ")
+                    .and_then(|rest| rest.strip_suffix(" bytes"))
+                {
+                    post_file(
+                        &resp,
+                        size.trim()
+                            .parse()
+                            .map_err(|_| format!("bad directive: {d}"))?,
+                    )?;
                 }
             }
         }
