@@ -48,9 +48,10 @@ pub async fn complete_upload(
             .transpose()?,
         None => None,
     };
+    let now = time::now();
     let upload = state
         .store
-        .upload_for_complete(caller, id, time::now(), state.upload_timeout_secs)
+        .upload_for_complete(caller, id, now, state.upload_timeout_secs)
         .await?;
     let UploadState::Uploading(object) = upload else {
         return Ok(HttpResponse::Ok().finish());
@@ -78,7 +79,10 @@ pub async fn complete_upload(
             )));
         }
     }
-    state.store.finish_upload(id).await?;
+    state
+        .store
+        .finish_upload(id, time::now() - state.upload_timeout_secs)
+        .await?;
     Ok(HttpResponse::Ok().finish())
 }
 

@@ -51,15 +51,28 @@ impl Store {
         .await
     }
 
-    /// Makes an uploaded object visible.
-    pub async fn finish_upload(&self, id: u64) -> Result<(), ApiError> {
+    /// Makes an uploaded object visible, if it was created after `created_after`.
+    /// The deadline is checked again here, on the writer, so an upload the janitor
+    /// may already be dropping (file first) never becomes visible without its file.
+    pub async fn finish_upload(&self, id: u64, created_after: i64) -> Result<(), ApiError> {
         self.write(move |tx| {
-            tx.prepare_cached("UPDATE objects SET state = ?2 WHERE data_id = ?1 AND state = ?3")?
+            let changed = tx
+                .prepare_cached(
+                    "UPDATE objects SET state = ?2
+                     WHERE data_id = ?1 AND state = ?3 AND created_time > ?4",
+                )?
                 .execute(params![
                     sql_id(id),
                     State::Ready as i64,
-                    State::Uploading as i64
+                    State::Uploading as i64,
+                    created_after
                 ])?;
+            if changed == 0 {
+                return Err(ApiError::new(
+                    crate::error::ErrorKind::NotFound,
+                    format!("the upload of data_id {id} was not completed in time"),
+                ));
+            }
             Ok(())
         })
         .await
