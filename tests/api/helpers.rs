@@ -177,6 +177,11 @@ impl TestApp {
         &self.store
     }
 
+    /// The server's data dir (the local store keeps its files under `blobs/`).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     /// A request to `path` (below the server root) with a Bearer token.
     pub fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> Resp {
         let auth = token.map(|t| format!("Bearer {t}"));

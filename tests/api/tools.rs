@@ -100,7 +100,10 @@ pub fn python_with_boto3() -> Result<PathBuf, String> {
             }
             let _guard = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
             std::fs::create_dir_all(tools_dir()).map_err(|e| e.to_string())?;
-            run(Command::new("python3").args(["-m", "venv"]).arg(&venv), "a Python venv")?;
+            run(
+                Command::new("python3").args(["-m", "venv"]).arg(&venv),
+                "a Python venv",
+            )?;
             run(
                 Command::new(&python).args([
                     "-m",
