@@ -95,17 +95,14 @@ pub fn policy_time(unix: i64) -> String {
         .unwrap_or_default()
 }
 
-/// `20151229T000000Z`
+/// `20151229T000000Z`; always 16 characters (a time out of range gives the epoch).
 pub fn amz_date(unix: i64) -> String {
+    let format = format_description!("[year][month][day]T[hour][minute][second]Z");
     OffsetDateTime::from_unix_timestamp(unix)
         .ok()
-        .and_then(|t| {
-            t.format(format_description!(
-                "[year][month][day]T[hour][minute][second]Z"
-            ))
-            .ok()
-        })
-        .unwrap_or_default()
+        .and_then(|t| t.format(format).ok())
+        .filter(|s| s.len() == 16)
+        .unwrap_or_else(|| "19700101T000000Z".to_owned())
 }
 
 /// The Base64 policy document: what a POST form carries and what gets signed.
@@ -245,6 +242,9 @@ pub struct ObjectUrl {
     pub host: String,
     /// The URL path, not encoded: `/prefix/bucket/key`.
     pub path: String,
+    /// SigV2's canonical resource, not encoded: `/bucket/key`, without the
+    /// endpoint's path prefix (what S3 and botocore sign).
+    pub resource: String,
 }
 
 impl ObjectUrl {
@@ -263,6 +263,7 @@ impl ObjectUrl {
             origin: origin.to_owned(),
             host: host.to_owned(),
             path: format!("{prefix}/{bucket}/{key}"),
+            resource: format!("/{bucket}/{key}"),
         }
     }
 
@@ -273,14 +274,28 @@ impl ObjectUrl {
 
 /// SigV2's string to sign for a presigned GET: `GET\n\n\n<expires>\n<resource>`.
 pub fn string_to_sign_v2_get(expires_at: i64, resource: &str) -> String {
-    format!("GET\n\n\n{expires_at}\n{resource}")
+    string_to_sign_v2("GET", "", "", &expires_at.to_string(), "", resource)
+}
+
+/// SigV2's string to sign: `amz_headers` is the canonical `x-amz-*` block (each
+/// `name:value\n`), `resource` the encoded `/bucket/key` with its sub-resources.
+pub fn string_to_sign_v2(
+    method: &str,
+    content_md5: &str,
+    content_type: &str,
+    expires: &str,
+    amz_headers: &str,
+    resource: &str,
+) -> String {
+    format!("{method}\n{content_md5}\n{content_type}\n{expires}\n{amz_headers}{resource}")
 }
 
 /// A SigV2 presigned GET URL valid until `expires_at`.
 pub fn presign_get_v2(creds: &Credentials, url: &ObjectUrl, expires_at: i64) -> String {
+    // The resource is signed as it travels: percent-encoded, like the URL path.
     let signature = sign_v2(
         &creds.secret_key,
-        &string_to_sign_v2_get(expires_at, &url.path),
+        &string_to_sign_v2_get(expires_at, &uri_encode(&url.resource, true)),
     );
     format!(
         "{}?AWSAccessKeyId={}&Expires={expires_at}&Signature={}",
@@ -298,6 +313,23 @@ pub fn canonical_request_v4(
     query: &[(String, String)],
     host: &str,
 ) -> String {
+    canonical_request_v4_with(
+        method,
+        &uri_encode(path, true),
+        query,
+        &[("host".to_owned(), host.to_owned())],
+    )
+}
+
+/// SigV4's canonical request of a presigned request (payload `UNSIGNED-PAYLOAD`):
+/// `encoded_path` as it travels, `query` decoded and without `X-Amz-Signature`,
+/// `headers` the signed ones as (lowercase name, value), sorted by name.
+pub fn canonical_request_v4_with(
+    method: &str,
+    encoded_path: &str,
+    query: &[(String, String)],
+    headers: &[(String, String)],
+) -> String {
     let mut pairs: Vec<(String, String)> = query
         .iter()
         .map(|(k, v)| (uri_encode(k, false), uri_encode(v, false)))
@@ -308,10 +340,16 @@ pub fn canonical_request_v4(
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join("&");
-    format!(
-        "{method}\n{}\n{query}\nhost:{host}\n\nhost\nUNSIGNED-PAYLOAD",
-        uri_encode(path, true)
-    )
+    let canonical_headers: String = headers
+        .iter()
+        .map(|(name, value)| format!("{name}:{value}\n"))
+        .collect();
+    let signed = headers
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .collect::<Vec<_>>()
+        .join(";");
+    format!("{method}\n{encoded_path}\n{query}\n{canonical_headers}\n{signed}\nUNSIGNED-PAYLOAD")
 }
 
 /// SigV4's string to sign.
@@ -440,6 +478,7 @@ mod tests {
             origin: "https://examplebucket.s3.amazonaws.com".into(),
             host: "examplebucket.s3.amazonaws.com".into(),
             path: "/test.txt".into(),
+            resource: "/examplebucket/test.txt".into(),
         };
         let signed = presign_get_v4(&creds, &url, unix("2013-05-24T00:00:00Z"), 86_400);
         assert!(
@@ -507,10 +546,39 @@ mod tests {
     }
 
     #[test]
+    fn presigned_gets_behind_a_path_prefix_match_botocore() {
+        // boto3 1.44.5, endpoint_url=http://127.0.0.1:8080/storage, path style:
+        // SigV2 signs `/bucket/key` without the prefix, SigV4 the whole URL path.
+        let creds = Credentials {
+            access_key: "NEXDSAK".into(),
+            secret_key: "SECRET/+x".into(),
+            region: "us-east-1".into(),
+        };
+        let url = ObjectUrl::new(
+            "http://127.0.0.1:8080/storage",
+            "nexds",
+            "objects/a b+c~!.bin",
+        );
+        assert_eq!(
+            presign_get_v2(&creds, &url, 1_795_287_128),
+            "http://127.0.0.1:8080/storage/nexds/objects/a%20b%2Bc~%21.bin?AWSAccessKeyId=NEXDSAK&\
+             Expires=1795287128&Signature=WrDI4Fmkd6WtXIJKs%2B4ZJDi%2FRkQ%3D"
+        );
+        let v4 = presign_get_v4(&creds, &url, unix("2026-11-21T18:47:08Z"), 300);
+        assert!(
+            v4.ends_with(
+                "X-Amz-Signature=11a6bd3beb3c3112e1096c57240b29a252143913f78fd529bd6c9a4eb5d5c19d"
+            ),
+            "{v4}"
+        );
+    }
+
+    #[test]
     fn object_urls_keep_a_path_prefix() {
         let url = ObjectUrl::new("http://127.0.0.1:8080/storage/", "nexds", "objects/a b");
         assert_eq!(url.host, "127.0.0.1:8080");
         assert_eq!(url.path, "/storage/nexds/objects/a b");
+        assert_eq!(url.resource, "/nexds/objects/a b");
         assert_eq!(
             url.encoded(),
             "http://127.0.0.1:8080/storage/nexds/objects/a%20b"

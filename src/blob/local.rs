@@ -1,7 +1,14 @@
 //! The local store: files under `<data>/blobs/<bucket>/<key>`, with its own
 //! access key and secret so its forms and URLs are judged exactly as S3's.
+//! Beside each file, `<data>/blobs/.meta/<bucket>/<key>` keeps its ETag and
+//! the headers S3 sends back with it.
 
+use std::io;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use md5::{Digest, Md5};
+use tokio::io::AsyncWriteExt;
 
 use crate::blob::{BlobError, UploadForm, http_date};
 use crate::secrets;
@@ -34,6 +41,7 @@ impl LocalStore {
         let root = data_dir.join("blobs");
         std::fs::create_dir_all(root.join(bucket))?;
         std::fs::create_dir_all(root.join(".tmp"))?;
+        remove_stale_temp_files(&root.join(".tmp"));
         let (access_key, secret_key) = match (access_key, secret_key) {
             (Some(a), Some(s)) => (a, s),
             (a, s) => {
@@ -75,10 +83,11 @@ impl LocalStore {
     /// The file of `key`, or `None` for a key that would leave the bucket.
     pub fn path_for(&self, key: &str) -> Option<PathBuf> {
         // Checked as text: Path would quietly drop `.` segments that S3 keeps.
+        // Each segment is a file name: at most 255 bytes on common file systems.
         let plain = !key.contains('\0')
             && key
                 .split('/')
-                .all(|seg| !seg.is_empty() && seg != "." && seg != "..");
+                .all(|seg| !seg.is_empty() && seg != "." && seg != ".." && seg.len() <= 255);
         plain.then(|| self.root.join(&self.bucket).join(key))
     }
 
@@ -113,11 +122,85 @@ impl LocalStore {
         let Some(path) = self.path_for(key) else {
             return Ok(());
         };
+        if let Some(meta) = self.meta_path(key) {
+            let _ = tokio::fs::remove_file(meta).await;
+        }
         match tokio::fs::remove_file(&path).await {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Where the ETag and headers of `key` are kept.
+    fn meta_path(&self, key: &str) -> Option<PathBuf> {
+        self.path_for(key)?;
+        Some(self.root.join(".meta").join(&self.bucket).join(key))
+    }
+
+    /// Whether `key` can be stored: S3 keeps `a` and `a/b` side by side, a file
+    /// system cannot, so a key whose path is a directory, or runs through a
+    /// file, is refused.
+    pub async fn key_is_storable(&self, key: &str) -> bool {
+        let Some(path) = self.path_for(key) else {
+            return false;
+        };
+        let bucket_dir = self.root.join(&self.bucket);
+        if tokio::fs::metadata(&path).await.is_ok_and(|m| m.is_dir()) {
+            return false;
+        }
+        let mut dir = path.parent();
+        while let Some(d) = dir {
+            if d == bucket_dir {
+                return true;
+            }
+            match tokio::fs::metadata(d).await {
+                Ok(m) if !m.is_dir() => return false,
+                _ => dir = d.parent(),
+            }
+        }
+        true
+    }
+
+    /// A new, empty file in [`Self::temp_dir`] to stream an upload into.
+    pub async fn begin_upload(&self) -> io::Result<TempUpload> {
+        let name = secrets::random_chars(20, b"0123456789abcdef")?;
+        let path = self.temp_dir().join(format!("upload-{name}"));
+        let file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .await?;
+        Ok(TempUpload {
+            path,
+            file: Some(file),
+            md5: Md5::new(),
+            size: 0,
+        })
+    }
+
+    /// The ETag and headers of a stored file whose metadata is `file`. When the
+    /// record beside it is missing or stale, the ETag is computed from the content.
+    pub async fn object_meta(&self, key: &str, file: &std::fs::Metadata) -> io::Result<ObjectMeta> {
+        let (size, modified) = (file.len(), nanos(file.modified().ok()));
+        if let Some(meta_path) = self.meta_path(key)
+            && let Ok(text) = tokio::fs::read(&meta_path).await
+            && let Ok(record) = serde_json::from_slice::<MetaRecord>(&text)
+            && record.size == size
+            && record.modified_ns == modified
+        {
+            return Ok(record.meta);
+        }
+        let path = self
+            .path_for(key)
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
+        let etag = tokio::task::spawn_blocking(move || md5_of_file(&path))
+            .await
+            .map_err(io::Error::other)??;
+        Ok(ObjectMeta {
+            etag,
+            headers: Vec::new(),
+        })
     }
 
     /// A presigned GET URL in the store's signature style.
@@ -151,6 +234,155 @@ impl LocalStore {
     /// SigV2 URLs can live as long as asked; SigV4 ones at most 7 days.
     pub fn presign_reaches(&self, secs: i64) -> bool {
         self.version == SignatureVersion::V2 || secs <= sign::V4_MAX_EXPIRES
+    }
+}
+
+/// What is kept beside a stored file and sent back with it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ObjectMeta {
+    /// Hex MD5 of the content, unquoted.
+    pub etag: String,
+    /// Lowercase header names and values (`content-type`, `x-amz-meta-*`, …).
+    pub headers: Vec<(String, String)>,
+}
+
+/// The record on disk: the meta, valid for the file of this size and mtime.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct MetaRecord {
+    size: u64,
+    modified_ns: u64,
+    meta: ObjectMeta,
+}
+
+fn nanos(time: Option<SystemTime>) -> u64 {
+    time.and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+fn md5_of_file(path: &Path) -> io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut md5 = Md5::new();
+    io::copy(&mut file, &mut md5)?;
+    Ok(hex::encode(md5.finalize()))
+}
+
+/// An upload being streamed to a temporary file. Dropped before [`TempUpload::commit`],
+/// it removes its file: a refused or failed upload leaves nothing behind.
+#[derive(Debug)]
+pub struct TempUpload {
+    path: PathBuf,
+    file: Option<tokio::fs::File>,
+    md5: Md5,
+    size: u64,
+}
+
+impl TempUpload {
+    pub async fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
+        let file = self
+            .file
+            .as_mut()
+            .ok_or_else(|| io::Error::other("the upload is closed"))?;
+        file.write_all(chunk).await?;
+        self.md5.update(chunk);
+        self.size += chunk.len() as u64;
+        Ok(())
+    }
+
+    /// Bytes written so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Makes the upload the content of `key`: fsync, then an atomic rename onto
+    /// its path (parents created), then the record of its ETag and `headers`.
+    /// Returns the hex MD5.
+    pub async fn commit(
+        mut self,
+        store: &LocalStore,
+        key: &str,
+        headers: Vec<(String, String)>,
+    ) -> io::Result<String> {
+        let dest = store
+            .path_for(key)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "unsafe key"))?;
+        let mut file = self
+            .file
+            .take()
+            .ok_or_else(|| io::Error::other("the upload is closed"))?;
+        file.flush().await?;
+        file.sync_all().await?;
+        let stat = file.metadata().await?;
+        drop(file);
+        let etag = hex::encode(std::mem::take(&mut self.md5).finalize());
+        if let Some(parent) = dest.parent() {
+            tokio::fs::create_dir_all(parent).await?;
+        }
+        tokio::fs::rename(&self.path, &dest).await?;
+        // From here on the file is the key's: nothing to clean up.
+        self.path = PathBuf::new();
+        if let Some(parent) = dest.parent()
+            && let Ok(dir) = tokio::fs::File::open(parent).await
+        {
+            let _ = dir.sync_all().await;
+        }
+        let record = MetaRecord {
+            size: stat.len(),
+            modified_ns: nanos(stat.modified().ok()),
+            meta: ObjectMeta {
+                etag: etag.clone(),
+                headers,
+            },
+        };
+        if let Err(e) = write_record(store, key, &record).await {
+            // GET recomputes the ETag; only the stored headers are lost.
+            log::warn!("cannot record the ETag of {key}: {e}");
+        }
+        Ok(etag)
+    }
+}
+
+impl Drop for TempUpload {
+    fn drop(&mut self) {
+        if !self.path.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+async fn write_record(store: &LocalStore, key: &str, record: &MetaRecord) -> io::Result<()> {
+    let path = store
+        .meta_path(key)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "unsafe key"))?;
+    if let Some(parent) = path.parent() {
+        tokio::fs::create_dir_all(parent).await?;
+    }
+    let tmp = store.temp_dir().join(format!(
+        "meta-{}",
+        secrets::random_chars(20, b"0123456789abcdef")?
+    ));
+    let text = serde_json::to_vec(record).map_err(io::Error::other)?;
+    tokio::fs::write(&tmp, text).await?;
+    let renamed = tokio::fs::rename(&tmp, &path).await;
+    if renamed.is_err() {
+        let _ = tokio::fs::remove_file(&tmp).await;
+    }
+    renamed
+}
+
+/// Temporary files left by a crash: older than a day, nobody is writing them.
+fn remove_stale_temp_files(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let day_ago = SystemTime::now() - Duration::from_secs(86_400);
+    for entry in entries.flatten() {
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t < day_ago);
+        if stale {
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
 }
 
@@ -211,7 +443,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = store(dir.path());
         assert!(s.path_for("objects/1.bin").is_some());
-        for bad in ["", "../x", "objects/../../x", "/etc/passwd", "a/./b"] {
+        let long = "x".repeat(256);
+        for bad in ["", "../x", "objects/../../x", "/etc/passwd", "a/./b", &long] {
             assert!(s.path_for(bad).is_none(), "{bad}");
         }
     }

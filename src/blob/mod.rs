@@ -3,7 +3,10 @@
 //! and download from presigned URLs; nexds only heads and deletes.
 
 pub mod local;
+pub mod post_policy;
+pub mod presigned;
 pub mod s3;
+pub mod s3_error;
 
 use std::sync::Arc;
 

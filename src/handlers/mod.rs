@@ -6,6 +6,7 @@ mod metainfo;
 mod passwordinfo;
 mod persistence;
 mod ratings;
+mod storage;
 mod urlinfo;
 mod version;
 
@@ -127,6 +128,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 ),
         )
         .service(resource("/download/{data_id}").route(get().to(urlinfo::follow_download_link)))
+        // The local store's S3 endpoints (DESIGN §1); 404 like any unknown path with S3 storage.
+        .service(
+            web::resource(["/storage/{bucket}", "/storage/{bucket}/"])
+                .route(post().to(storage::post_object))
+                .default_service(web::to(storage::storage_method_not_allowed)),
+        )
+        .service(
+            web::resource("/storage/{bucket}/{key:.*}")
+                .route(get().to(storage::get_object))
+                .route(web::head().to(storage::get_object))
+                .default_service(web::to(storage::storage_method_not_allowed)),
+        )
         .default_service(web::to(no_such_endpoint));
 }
 

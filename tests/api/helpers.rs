@@ -344,12 +344,13 @@ impl TestApp {
         self.token("default", Some(id))
     }
 
-    pub fn data_dir(&self) -> &std::path::Path {
-        self._dir.path()
-    }
-
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The server's data dir (the local store keeps its files under `blobs/`).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
     }
 
     /// A request to `path` (below the server root) with a Bearer token.

@@ -17,5 +17,6 @@ mod prepare;
 mod process;
 mod ratings;
 mod s3;
+mod storage;
 mod tools;
 mod uploads;

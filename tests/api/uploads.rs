@@ -195,3 +195,103 @@ fn sizes_above_the_limit_are_refused() {
     .assert_error(400, "DataStore::InvalidArgument");
     app.prepare_upload(&app.title, 1000, "");
 }
+
+fn bytes(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i * 13 + 5) as u8).collect()
+}
+
+#[test]
+fn a_console_upload_round_trips_through_the_local_store_in_both_styles() {
+    for style in [
+        nexds::sign::SignatureVersion::V2,
+        nexds::sign::SignatureVersion::V4,
+    ] {
+        let app = spawn_app_with(|s| s.post_signature = Some(style));
+        let console = app.principal(100);
+        let file = bytes(300_000);
+        let id = app.upload(
+            &console,
+            &file,
+            "<access_permission><type>public</type></access_permission>",
+        );
+        let meta = app.get(&format!("{V2}/metainfo/{id}"), &console);
+        assert_eq!(m(&meta, "size"), "300000");
+        let url = app.url_of(&console, id, "?period=1");
+        let got = crate::helpers::download(&url, &[]);
+        assert_eq!(got.status, 200, "{style:?}: {}", got.body);
+        assert!(
+            got.bytes == file,
+            "{style:?}: the download is byte-identical"
+        );
+        let part = crate::helpers::download(&url, &[("Range", "bytes=10-19")]);
+        assert_eq!(part.status, 206);
+        assert_eq!(part.bytes, file[10..20]);
+    }
+}
+
+#[test]
+fn tampered_forms_are_refused_by_the_local_store_and_nothing_becomes_visible() {
+    let app = spawn_app();
+    let file = bytes(64);
+    let form = app.prepare_upload(&app.title, file.len(), "");
+    let other_policy = app
+        .prepare_upload(&app.title, 10, "")
+        .field("policy")
+        .to_owned();
+    type Attempt<'a> = (&'a str, Vec<(String, String)>, Vec<u8>);
+    let attempts: Vec<Attempt> = vec![
+        (
+            "changed policy",
+            form.with("policy", &other_policy),
+            file.clone(),
+        ),
+        (
+            "bad signature",
+            form.with("signature", "AAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+            file.clone(),
+        ),
+        (
+            "other key",
+            form.with("key", "objects/elsewhere.bin"),
+            file.clone(),
+        ),
+        (
+            "extra field",
+            form.with("x-amz-meta-evil", "1"),
+            file.clone(),
+        ),
+        ("one byte more", form.fields.clone(), bytes(65)),
+        ("one byte less", form.fields.clone(), bytes(63)),
+    ];
+    for (what, fields, body) in attempts {
+        let resp = crate::helpers::post_form(&form.url, &fields, &body);
+        assert!(
+            (400..500).contains(&resp.status),
+            "{what}: {} {}",
+            resp.status,
+            resp.body
+        );
+        assert!(
+            !app.data_dir()
+                .join("blobs/nexds/objects/elsewhere.bin")
+                .exists(),
+            "{what}: nothing stored"
+        );
+    }
+    app.complete(&app.title, form.data_id)
+        .assert_error(403, "DataStore::OperationNotAllowed");
+    app.get(&format!("{V2}/metainfo/{}", form.data_id), &app.title)
+        .assert_error(404, "DataStore::NotFound");
+    assert!((200..300).contains(&form.post(&file).status));
+    assert_eq!(app.complete(&app.title, form.data_id).status, 200);
+}
+
+#[test]
+fn long_periods_on_the_local_store_keep_a_direct_sigv2_url() {
+    let app = spawn_app();
+    let file = bytes(10);
+    let id = app.upload(&app.title, &file, "");
+    let url = app.url_of(&app.title, id, "?period=365");
+    assert!(url.contains("/storage/nexds/"), "{url}");
+    assert!(crate::helpers::download(&url, &[]).bytes == file);
+}
