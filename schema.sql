@@ -102,4 +102,15 @@ CREATE TABLE persistence_slots (
     PRIMARY KEY (namespace, principal_id, slot)
 ) WITHOUT ROWID;
 
+-- Files whose rows are gone, queued in the same transaction that removed the rows;
+-- the janitor deletes each file, then its entry, so a crash loses track of none.
+CREATE TABLE blob_deletions (
+    blob_key     TEXT    PRIMARY KEY,
+    queued_time  INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Found by the janitor: expired objects and deleted ones past the retention window.
+CREATE INDEX objects_expire ON objects (expire_time) WHERE state = 1;
+CREATE INDEX objects_deleted ON objects (deleted_time) WHERE state = 2;
+
 PRAGMA user_version = 1;

@@ -8,7 +8,8 @@ use clap::{Parser, Subcommand};
 use crate::auth;
 use crate::config::Settings;
 use crate::domain::{self, time};
-use crate::startup::Application;
+use crate::janitor;
+use crate::startup::{self, Application};
 use crate::store::Store;
 
 #[derive(Debug, Parser)]
@@ -30,6 +31,9 @@ pub enum Command {
         #[command(subcommand)]
         action: TokenCommand,
     },
+    /// Remove now what the janitor would: uploads never completed, expired objects,
+    /// deleted objects past the retention window, and their files. Safe while the server runs.
+    Purge,
 }
 
 #[derive(Debug, Subcommand)]
@@ -58,6 +62,7 @@ type CliResult = Result<(), Box<dyn std::error::Error>>;
 pub fn run(cli: Cli, settings: Settings) -> CliResult {
     match cli.command {
         Command::Serve => serve(settings),
+        Command::Purge => purge(settings),
         Command::Token { action } => {
             let store = Store::open(&settings.data_dir, settings.durability)?;
             token(&store, action)
@@ -72,6 +77,26 @@ fn serve(settings: Settings) -> CliResult {
         log::info!("nexds stopped");
         Ok(())
     })
+}
+
+fn purge(settings: Settings) -> CliResult {
+    let store = Store::open(&settings.data_dir, settings.durability)?;
+    let public_url = settings
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", settings.listen));
+    let blobs = startup::open_blobs(&settings, &public_url)?;
+    let report = actix_web::rt::System::new().block_on(janitor::run_once(
+        &store,
+        &blobs,
+        settings.retention(),
+        time::now(),
+    ))?;
+    println!(
+        "purged {} uploads never completed, {} expired objects, {} deleted objects; {} files removed",
+        report.rows.uploads, report.rows.expired, report.rows.deleted, report.files
+    );
+    Ok(())
 }
 
 fn token(store: &Store, action: TokenCommand) -> CliResult {

@@ -95,6 +95,8 @@ pub struct Settings {
     pub upload_timeout_secs: i64,
     /// Seconds between two runs of the background janitor (`NEXDS_JANITOR_SECS`).
     pub janitor_secs: u64,
+    /// Days a deleted object is kept before the janitor removes it (`NEXDS_RETENTION_DAYS`).
+    pub retention_days: u32,
     /// Key of nexds's own download links (`NEXDS_LINK_SECRET`); generated in the data
     /// dir when unset. Nodes behind one URL must share it.
     pub link_secret: Option<String>,
@@ -124,6 +126,7 @@ impl Default for Settings {
             upload_form_secs: 15 * 60,
             upload_timeout_secs: 3 * 3600,
             janitor_secs: 300,
+            retention_days: 30,
             link_secret: None,
         }
     }
@@ -156,6 +159,7 @@ impl fmt::Debug for Settings {
             .field("upload_form_secs", &self.upload_form_secs)
             .field("upload_timeout_secs", &self.upload_timeout_secs)
             .field("janitor_secs", &self.janitor_secs)
+            .field("retention_days", &self.retention_days)
             .field(
                 "link_secret",
                 &self.link_secret.as_ref().map(|_| "<redacted>"),
@@ -190,6 +194,7 @@ struct FileSettings {
     upload_form_secs: Option<i64>,
     upload_timeout_secs: Option<i64>,
     janitor_secs: Option<u64>,
+    retention_days: Option<u32>,
     link_secret: Option<String>,
 }
 
@@ -249,6 +254,7 @@ impl Settings {
             upload_form_secs: file.upload_form_secs.unwrap_or(d.upload_form_secs),
             upload_timeout_secs: file.upload_timeout_secs.unwrap_or(d.upload_timeout_secs),
             janitor_secs: file.janitor_secs.unwrap_or(d.janitor_secs),
+            retention_days: file.retention_days.unwrap_or(d.retention_days),
             link_secret: file.link_secret,
         };
         let var = |key| env(key).filter(|v| !v.is_empty());
@@ -318,6 +324,9 @@ impl Settings {
         if let Some(v) = var("NEXDS_JANITOR_SECS") {
             s.janitor_secs = parse_env("NEXDS_JANITOR_SECS", &v)?;
         }
+        if let Some(v) = var("NEXDS_RETENTION_DAYS") {
+            s.retention_days = parse_env("NEXDS_RETENTION_DAYS", &v)?;
+        }
         if let Some(v) = var("NEXDS_LINK_SECRET") {
             s.link_secret = Some(v);
         }
@@ -332,6 +341,14 @@ impl Settings {
 }
 
 impl Settings {
+    /// When the janitor removes things.
+    pub fn retention(&self) -> crate::janitor::Retention {
+        crate::janitor::Retention {
+            upload_timeout_secs: self.upload_timeout_secs,
+            deleted_secs: i64::from(self.retention_days) * 86_400,
+        }
+    }
+
     /// The POST form style in force: the configured one, else v2 for local, v4 for s3.
     pub fn post_signature(&self) -> SignatureVersion {
         self.post_signature.unwrap_or(match self.storage {

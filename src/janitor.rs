@@ -1,56 +1,108 @@
-//! The background janitor: drops uploads never completed (with their files) and
-//! stale temp files of the local store, in small batches that never block requests.
+//! The janitor: removes uploads never completed, expired objects and deleted
+//! objects past the retention window, with their files. It runs in the background
+//! (`NEXDS_JANITOR_SECS`) and once with `nexds purge`. Each batch is one short
+//! transaction on the writer, so requests are never held up for long.
+//!
+//! Rows go first, their file keys queued in the same transaction; then each file
+//! is deleted and its key forgotten. A crash anywhere leaves no row pointing at a
+//! missing file and no file that nothing will remove: the next run picks up the queue.
 
-use std::sync::Arc;
 use std::time::Duration;
 
+use crate::blob::Blobs;
 use crate::domain::time;
 use crate::error::ApiError;
-use crate::handlers::AppState;
+use crate::store::Store;
+use crate::store::purge::Purged;
 
-/// Uploads handled per batch.
+/// Rows or files per batch.
 const BATCH: usize = 100;
 
+/// When things become due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Uploads not completed within this many seconds are dropped.
+    pub upload_timeout_secs: i64,
+    /// Deleted objects are kept this many seconds before they go for good.
+    pub deleted_secs: i64,
+}
+
+/// What one run removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Report {
+    pub rows: Purged,
+    pub files: usize,
+}
+
 /// Runs [`run_once`] every `interval_secs` seconds on the server's runtime.
-pub fn spawn(state: Arc<AppState>, interval_secs: u64) {
+pub fn spawn(store: Store, blobs: Blobs, retention: Retention, interval_secs: u64) {
     actix_web::rt::spawn(async move {
         let mut tick = actix_web::rt::time::interval(Duration::from_secs(interval_secs));
         loop {
             tick.tick().await;
-            match run_once(&state, time::now()).await {
-                Ok(0) => {}
-                Ok(n) => log::info!("janitor: dropped {n} uploads never completed"),
+            match run_once(&store, &blobs, retention, time::now()).await {
+                Ok(report) if report.rows.total() + report.files == 0 => {}
+                Ok(report) => log::info!("janitor: {report:?}"),
                 Err(e) => log::error!("janitor: {e}"),
             }
         }
     });
 }
 
-/// One pass: every upload older than the timeout goes, file first, then its row,
-/// so a crash in between leaves a row the next pass finishes, never a lost file.
-pub async fn run_once(state: &AppState, now: i64) -> Result<usize, ApiError> {
-    let before = now - state.upload_timeout_secs;
-    let mut dropped = 0;
-    loop {
-        let stale = state.store.stale_uploads(before, BATCH).await?;
-        if stale.is_empty() {
-            break;
-        }
-        for (id, key) in &stale {
-            if let Some(key) = key {
-                state.blobs.delete(key).await.map_err(ApiError::internal)?;
-            }
-            state.store.drop_upload(*id).await?;
-            dropped += 1;
-        }
-        if stale.len() < BATCH {
-            break;
-        }
-    }
-    if let Some(local) = state.blobs.local() {
+/// One full pass: every due row, then every queued file.
+pub async fn run_once(
+    store: &Store,
+    blobs: &Blobs,
+    retention: Retention,
+    now: i64,
+) -> Result<Report, ApiError> {
+    let mut report = Report {
+        rows: purge_rows(store, retention, now).await?,
+        files: 0,
+    };
+    report.files = delete_queued_files(store, blobs).await?;
+    if let Some(local) = blobs.local() {
         local
             .sweep_temp(Duration::from_secs(3600))
             .map_err(ApiError::internal)?;
     }
-    Ok(dropped)
+    Ok(report)
+}
+
+/// Removes every due row in batches, queueing their files.
+pub async fn purge_rows(store: &Store, retention: Retention, now: i64) -> Result<Purged, ApiError> {
+    let mut total = Purged::default();
+    loop {
+        let batch = store
+            .purge_batch(
+                now,
+                now - retention.upload_timeout_secs,
+                now - retention.deleted_secs,
+                BATCH,
+            )
+            .await?;
+        total.uploads += batch.uploads;
+        total.expired += batch.expired;
+        total.deleted += batch.deleted;
+        if batch.uploads < BATCH && batch.expired < BATCH && batch.deleted < BATCH {
+            return Ok(total);
+        }
+    }
+}
+
+/// Deletes every queued file, then forgets it.
+pub async fn delete_queued_files(store: &Store, blobs: &Blobs) -> Result<usize, ApiError> {
+    let mut deleted = 0;
+    loop {
+        let keys = store.queued_blob_deletions(BATCH).await?;
+        let last = keys.len() < BATCH;
+        for key in keys {
+            blobs.delete(&key).await.map_err(ApiError::internal)?;
+            store.blob_deleted(key).await?;
+            deleted += 1;
+        }
+        if last {
+            return Ok(deleted);
+        }
+    }
 }

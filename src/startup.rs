@@ -52,6 +52,12 @@ impl Application {
             .unwrap_or_else(|| format!("http://{addr}"));
 
         let blobs = open_blobs(&settings, &public_url)?;
+        janitor::spawn(
+            store.clone(),
+            blobs.clone(),
+            settings.retention(),
+            settings.janitor_secs,
+        );
         let state = web::Data::new(AppState {
             store,
             blobs,
@@ -62,7 +68,6 @@ impl Application {
             upload_timeout_secs: settings.upload_timeout_secs,
             link_secret: link_secret(&settings)?,
         });
-        janitor::spawn(state.clone().into_inner(), settings.janitor_secs);
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -100,7 +105,7 @@ impl Application {
 }
 
 /// The configured file store.
-fn open_blobs(settings: &Settings, public_url: &str) -> Result<Blobs, StartupError> {
+pub fn open_blobs(settings: &Settings, public_url: &str) -> Result<Blobs, StartupError> {
     let version = settings.post_signature();
     match settings.storage {
         StorageKind::Local => {

@@ -123,34 +123,4 @@ impl Store {
         )
         .await
     }
-
-    /// Up to `limit` uploads created before `before` and never completed: (data_id, file key).
-    pub async fn stale_uploads(
-        &self,
-        before: i64,
-        limit: usize,
-    ) -> Result<Vec<(u64, Option<String>)>, ApiError> {
-        self.read(move |conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT data_id, blob_key FROM objects
-                 WHERE state = 0 AND created_time < ?1 ORDER BY created_time LIMIT ?2",
-            )?;
-            let rows = stmt.query_map(params![before, limit as i64], |r| {
-                Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
-        .await
-    }
-
-    /// Removes an upload that was never completed, with its tags, ratings and slot.
-    /// Its file must be gone already, so no row ever points at a file nothing removes.
-    pub async fn drop_upload(&self, id: u64) -> Result<(), ApiError> {
-        self.write(move |tx| {
-            tx.prepare_cached("DELETE FROM objects WHERE data_id = ?1 AND state = 0")?
-                .execute([sql_id(id)])?;
-            Ok(())
-        })
-        .await
-    }
 }

@@ -14,6 +14,8 @@ pub const V2: &str = "/nex/datastore/v2";
 pub struct TestApp {
     pub base: String,
     pub title: String,
+    /// The settings the server runs with.
+    pub settings: Settings,
     /// Kept so the data dir lives as long as the app.
     _dir: TempDir,
     store: Store,
@@ -37,6 +39,7 @@ pub fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         ..Settings::default()
     };
     adjust(&mut settings);
+    let kept = settings.clone();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
@@ -52,6 +55,7 @@ pub fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     TestApp {
         base: format!("http://{addr}"),
         title,
+        settings: kept,
         _dir: dir,
         store,
         agent: agent(),
@@ -346,6 +350,28 @@ impl TestApp {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The server's file store, opened beside it (as `nexds purge` does).
+    pub fn blobs(&self) -> nexds::blob::Blobs {
+        nexds::startup::open_blobs(&self.settings, &self.base).expect("blobs")
+    }
+
+    /// Moves a time column of an object `secs` seconds into the past.
+    pub fn age(&self, id: u64, column: &str, secs: i64) {
+        let sql = format!("UPDATE objects SET {column} = {column} - ?2 WHERE data_id = ?1");
+        self.store
+            .write_blocking(|tx| Ok(tx.execute(&sql, (id as i64, secs))?))
+            .expect("age");
+    }
+
+    /// How many files are queued for deletion.
+    pub fn queued_deletions(&self) -> i64 {
+        self.store
+            .read_blocking(|c| {
+                Ok(c.query_row("SELECT count(*) FROM blob_deletions", [], |r| r.get(0))?)
+            })
+            .expect("count")
     }
 
     /// The server's data dir (the local store keeps its files under `blobs/`).

@@ -9,6 +9,7 @@ mod errors;
 mod fixtures;
 mod garage;
 mod helpers;
+mod janitor;
 mod metainfo;
 mod passwordinfo;
 mod permissions;

@@ -1,0 +1,99 @@
+//! What the janitor removes for good: uploads never completed, expired objects,
+//! and deleted objects past the retention window. Rows go in bounded batches, their
+//! files are queued in `blob_deletions` in the same transaction (an outbox).
+
+use rusqlite::params;
+
+use crate::domain::object::State;
+use crate::error::ApiError;
+use crate::store::Store;
+
+/// The rows one purge batch removed, by reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub uploads: usize,
+    pub expired: usize,
+    pub deleted: usize,
+}
+
+impl Purged {
+    pub fn total(&self) -> usize {
+        self.uploads + self.expired + self.deleted
+    }
+}
+
+impl Store {
+    /// Removes up to `limit` rows of each kind that are due, queueing their files.
+    /// `uploads_before`: uploads created before this are abandoned; `deleted_before`:
+    /// deletions older than this are past retention.
+    pub async fn purge_batch(
+        &self,
+        now: i64,
+        uploads_before: i64,
+        deleted_before: i64,
+        limit: usize,
+    ) -> Result<Purged, ApiError> {
+        self.write(move |tx| {
+            let mut purged = Purged::default();
+            let kinds: [(&str, i64, i64, &mut usize); 3] = [
+                (
+                    "state = ?1 AND created_time < ?2",
+                    State::Uploading as i64,
+                    uploads_before,
+                    &mut purged.uploads,
+                ),
+                (
+                    "state = ?1 AND expire_time <= ?2",
+                    State::Ready as i64,
+                    now,
+                    &mut purged.expired,
+                ),
+                (
+                    "state = ?1 AND deleted_time < ?2",
+                    State::Deleted as i64,
+                    deleted_before,
+                    &mut purged.deleted,
+                ),
+            ];
+            for (filter, state, bound, count) in kinds {
+                tx.prepare_cached(&format!(
+                    "INSERT OR IGNORE INTO blob_deletions (blob_key, queued_time)
+                     SELECT blob_key, ?4 FROM objects
+                     WHERE {filter} AND blob_key IS NOT NULL
+                     ORDER BY data_id LIMIT ?3"
+                ))?
+                .execute(params![state, bound, limit as i64, now])?;
+                *count = tx
+                    .prepare_cached(&format!(
+                        "DELETE FROM objects WHERE data_id IN
+                         (SELECT data_id FROM objects WHERE {filter} ORDER BY data_id LIMIT ?3)"
+                    ))?
+                    .execute(params![state, bound, limit as i64])?;
+            }
+            Ok(purged)
+        })
+        .await
+    }
+
+    /// Up to `limit` queued file keys.
+    pub async fn queued_blob_deletions(&self, limit: usize) -> Result<Vec<String>, ApiError> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT blob_key FROM blob_deletions ORDER BY queued_time LIMIT ?1",
+            )?;
+            let keys = stmt.query_map([limit as i64], |r| r.get(0))?;
+            Ok(keys.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    /// Forgets a queued key once its file is gone.
+    pub async fn blob_deleted(&self, key: String) -> Result<(), ApiError> {
+        self.write(move |tx| {
+            tx.prepare_cached("DELETE FROM blob_deletions WHERE blob_key = ?1")?
+                .execute([key])?;
+            Ok(())
+        })
+        .await
+    }
+}
