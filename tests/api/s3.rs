@@ -214,3 +214,37 @@ fn the_sigv2_form_is_accepted_by_an_independent_verifier() {
     let got = download(&app.url_of(&app.title, form.data_id, "?period=1"), &[]);
     assert!(got.bytes == file);
 }
+
+#[test]
+fn the_janitor_purges_expired_and_deleted_objects_from_garage() {
+    let Some(garage) = garage::garage() else {
+        return;
+    };
+    let app = app_on(&garage, |_| {});
+    let deleted = app.upload(&app.title, &bytes(10), "");
+    let expired = app.upload(&app.title, &bytes(20), "<period>1</period>");
+    let live = app.upload(&app.title, &bytes(30), "");
+    let key = |id: u64| format!("objects/{id:020}_{:010}.bin", 1);
+    app.delete(&format!("{V2}/data/{deleted}"), &app.title)
+        .assert_ok();
+    app.age(deleted, "deleted_time", 31 * 86_400);
+    app.age(expired, "expire_time", 2 * 86_400);
+
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let report = actix_web::rt::System::new()
+        .block_on(nexds::janitor::run_once(
+            app.store(),
+            &app.blobs(),
+            app.settings.retention(),
+            now,
+        ))
+        .unwrap();
+    assert_eq!(
+        (report.rows.deleted, report.rows.expired, report.files),
+        (1, 1, 2)
+    );
+    assert_eq!(garage.get(&key(deleted)).status, 404);
+    assert_eq!(garage.get(&key(expired)).status, 404);
+    assert_eq!(garage.get(&key(live)).status, 200, "live files stay");
+    assert_eq!(app.queued_deletions(), 0);
+}
