@@ -4,6 +4,7 @@
 mod data;
 mod metainfo;
 mod passwordinfo;
+mod search;
 mod version;
 
 use std::collections::HashMap;
@@ -45,6 +46,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/metainfo/put")
                     .route(web::post().to(metainfo::change_metainfos))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            // Before /metainfo/{data_id}, which would take "search" for a data_id.
+            .service(
+                web::resource("/metainfo/search")
+                    .route(web::get().to(search::search_metainfo))
                     .default_service(web::to(method_not_allowed)),
             )
             .service(

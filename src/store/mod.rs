@@ -3,6 +3,7 @@
 //! off the async threads with its transaction inside. SQLite specifics stay here.
 
 pub mod objects;
+pub mod search;
 pub mod tokens;
 
 use std::path::{Path, PathBuf};
