@@ -13,3 +13,4 @@ mod passwordinfo;
 mod permissions;
 mod prepare;
 mod process;
+mod search;
