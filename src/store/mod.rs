@@ -40,6 +40,10 @@ CREATE INDEX object_tags_by_tag ON object_tags (tag, data_id);
 PRAGMA user_version = 2;
 ";
 const READ_POOL_SIZE: u32 = 8;
+/// Up to this much of the database file is read through a memory map rather than
+/// copied page by page: searches visit many pages of a large database (README,
+/// "Search performance"). Address space only; the pages are the OS page cache.
+const MMAP_BYTES: i64 = 1 << 30;
 
 /// How hard a commit waits for the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
@@ -94,6 +98,7 @@ fn configure(conn: &Connection, durability: Durability) -> rusqlite::Result<()> 
         Durability::Normal => "NORMAL",
     };
     conn.pragma_update(None, "synchronous", sync)?;
+    conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
     Ok(())
 }
 
