@@ -113,4 +113,20 @@ CREATE TABLE blob_deletions (
 CREATE INDEX objects_expire ON objects (expire_time) WHERE state = 1;
 CREATE INDEX objects_deleted ON objects (deleted_time) WHERE state = 2;
 
-PRAGMA user_version = 1;
+-- Search indexes (version 2)
+-- Every search is driven by one of these (src/store/search.rs). All but the name
+-- index hold every column a search filters or sorts on, so counting the exact
+-- total reads only an index, never the objects table; objects_search_by_id serves
+-- tag searches, which find their objects by the data_ids of object_tags_by_tag.
+CREATE INDEX objects_search_by_type ON objects (namespace, state, status, data_type,
+    expire_time, owner_id, access_type, updated_time, created_time, size, name);
+CREATE INDEX objects_search_by_owner ON objects (namespace, state, status, owner_id,
+    expire_time, data_type, access_type, updated_time, created_time, size, name);
+CREATE INDEX objects_search_by_updated_time ON objects (namespace, state, status, updated_time,
+    expire_time, data_type, owner_id, access_type, created_time, size, name);
+CREATE INDEX objects_search_by_name ON objects (namespace, state, status, name, expire_time);
+CREATE INDEX objects_search_by_id ON objects (data_id, namespace, state, status, expire_time,
+    owner_id, access_type, data_type, updated_time, created_time, size, name);
+CREATE INDEX object_tags_by_tag ON object_tags (tag, data_id);
+
+PRAGMA user_version = 2;

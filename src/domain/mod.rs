@@ -6,6 +6,7 @@ pub mod object;
 pub mod persistence;
 pub mod prepare;
 pub mod rating;
+pub mod search;
 pub mod time;
 
 pub use caller::Caller;
@@ -27,6 +28,12 @@ pub mod limits {
     pub const DATA_TYPE_MAX: u16 = 65534;
     pub const RATING_SLOTS: u8 = 16;
     pub const PERSISTENCE_SLOTS: u16 = 16;
+    /// Search page sizes (spec 12.3.2.4.1): default, maximum, maximum with `offset=any`.
+    pub const SEARCH_LIMIT_DEFAULT: u32 = 20;
+    pub const SEARCH_LIMIT_MAX: u32 = 10_000;
+    pub const SEARCH_ANY_LIMIT_MAX: u32 = 20;
+    /// `owner_ids` of one search, like the recipients of a permission.
+    pub const SEARCH_OWNERS_MAX: usize = 100;
     /// The server's own account: owner of what a title token creates without `owner_id`.
     pub const SERVER_PRINCIPAL: u32 = 2;
 }

@@ -6,6 +6,7 @@ mod metainfo;
 mod passwordinfo;
 mod persistence;
 mod ratings;
+mod search;
 mod storage;
 mod urlinfo;
 mod version;
@@ -72,6 +73,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     resource("/metainfo/ratings/delete")
                         .route(post().to(ratings::reset_ratings_batch)),
                 )
+                // Before /metainfo/{data_id}, which would take "search" for a data_id.
+                .service(resource("/metainfo/search").route(get().to(search::search_metainfo)))
                 .service(
                     resource("/metainfo/{data_id}")
                         .route(get().to(metainfo::get_metainfo))

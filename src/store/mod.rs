@@ -6,6 +6,7 @@ pub mod objects;
 pub mod persistence;
 pub mod purge;
 pub mod ratings;
+pub mod search;
 pub mod tokens;
 pub mod uploads;
 
@@ -22,11 +23,31 @@ use crate::error::ApiError;
 /// The whole current schema, for a new database.
 const SCHEMA: &str = include_str!("../../schema.sql");
 /// The `PRAGMA user_version` that `schema.sql` creates.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 /// Upgrade steps: `UPGRADES[i]` takes a database from version `i + 1` to `i + 2`
 /// and ends by setting that version. `schema.sql` always equals version 1 plus every step.
-const UPGRADES: &[&str] = &[];
+const UPGRADES: &[&str] = &[UPGRADE_2];
+
+/// Version 2: the search indexes, written exactly as in `schema.sql` so an
+/// upgraded database has the same schema as a new one.
+const UPGRADE_2: &str = "\
+CREATE INDEX objects_search_by_type ON objects (namespace, state, status, data_type,
+    expire_time, owner_id, access_type, updated_time, created_time, size, name);
+CREATE INDEX objects_search_by_owner ON objects (namespace, state, status, owner_id,
+    expire_time, data_type, access_type, updated_time, created_time, size, name);
+CREATE INDEX objects_search_by_updated_time ON objects (namespace, state, status, updated_time,
+    expire_time, data_type, owner_id, access_type, created_time, size, name);
+CREATE INDEX objects_search_by_name ON objects (namespace, state, status, name, expire_time);
+CREATE INDEX objects_search_by_id ON objects (data_id, namespace, state, status, expire_time,
+    owner_id, access_type, data_type, updated_time, created_time, size, name);
+CREATE INDEX object_tags_by_tag ON object_tags (tag, data_id);
+PRAGMA user_version = 2;
+";
 const READ_POOL_SIZE: u32 = 8;
+/// Up to this much of the database file is read through a memory map rather than
+/// copied page by page: searches visit many pages of a large database (README,
+/// "Search performance"). Address space only; the pages are the OS page cache.
+const MMAP_BYTES: i64 = 1 << 30;
 
 /// How hard a commit waits for the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
@@ -81,6 +102,7 @@ fn configure(conn: &Connection, durability: Durability) -> rusqlite::Result<()> 
         Durability::Normal => "NORMAL",
     };
     conn.pragma_update(None, "synchronous", sync)?;
+    conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
     Ok(())
 }
 
@@ -93,6 +115,7 @@ fn migrate(conn: &mut Connection) -> Result<(), OpenError> {
             log::info!("created the metadata schema, version {SCHEMA_VERSION}");
         }
         v if v > SCHEMA_VERSION => return Err(OpenError::TooNew(v)),
+        v if v < 0 => return Err(OpenError::TooNew(v)),
         v => {
             for (step, sql) in UPGRADES.iter().enumerate().skip((v - 1) as usize) {
                 tx.execute_batch(sql)?;
@@ -128,13 +151,18 @@ impl Store {
         })
     }
 
-    /// Runs `f` on a pooled read connection, on this thread.
+    /// Runs `f` on a pooled read connection, on this thread, inside one read
+    /// transaction so everything it reads is from one snapshot (an object and its
+    /// tags never mix before and after a concurrent write).
     pub fn read_blocking<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, ApiError>,
     ) -> Result<T, ApiError> {
-        let conn = self.pool.get()?;
-        f(&conn)
+        let mut conn = self.pool.get()?;
+        let tx = conn.transaction()?;
+        let value = f(&tx)?;
+        tx.finish()?;
+        Ok(value)
     }
 
     /// Runs `f` in one immediate transaction on the writer, on this thread.
@@ -189,6 +217,61 @@ mod tests {
         assert_eq!(version, SCHEMA_VERSION);
         drop(store);
         Store::open(dir.path(), Durability::Normal).unwrap();
+    }
+
+    /// The `sqlite_master` rows of the database in `dir`, in a stable order.
+    fn schema_rows(dir: &Path) -> Vec<(String, String, String, Option<String>)> {
+        let conn = Connection::open(dir.join("nexds.db")).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name")
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_version_1_database_upgrades_to_the_schema_of_a_new_one() {
+        // Version 1 is schema.sql without what version 2 added.
+        let cut = SCHEMA
+            .lines()
+            .position(|l| l.starts_with("--") && l.contains("(version 2)"))
+            .unwrap();
+        let mut v1: String = SCHEMA.lines().take(cut).map(|l| format!("{l}\n")).collect();
+        v1.push_str("PRAGMA user_version = 1;\n");
+        let old = tempfile::tempdir().unwrap();
+        let conn = Connection::open(old.path().join("nexds.db")).unwrap();
+        conn.execute_batch(&v1).unwrap();
+        conn.execute(
+            "INSERT INTO objects (namespace, owner_id, size, data_type, period, access_type,
+                update_type, state, created_time, updated_time, referred_time, expire_time,
+                access_password, update_password)
+             VALUES ('default', 100, 0, 7, 90, 0, 3, 1, 1, 1, 1, 2, 1, 1)",
+            [],
+        )
+        .unwrap();
+        drop(conn);
+        assert!(
+            !schema_rows(old.path())
+                .iter()
+                .any(|r| r.1 == "objects_search_by_type")
+        );
+
+        let store = Store::open(old.path(), Durability::Normal).unwrap();
+        let version: i64 = store
+            .read_blocking(|c| Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let kept: i64 = store
+            .read_blocking(|c| Ok(c.query_row("SELECT count(*) FROM objects", [], |r| r.get(0))?))
+            .unwrap();
+        assert_eq!(kept, 1);
+        drop(store);
+
+        let new = tempfile::tempdir().unwrap();
+        drop(Store::open(new.path(), Durability::Normal).unwrap());
+        assert_eq!(schema_rows(old.path()), schema_rows(new.path()));
     }
 
     #[test]

@@ -11,7 +11,8 @@ use crate::domain::{Caller, DataFlags, Object, Permission, PermissionType, Statu
 use crate::error::ApiError;
 use crate::store::{Store, persistence};
 
-const ACCESS: i64 = 0;
+/// `object_recipients.kind` of access_permission recipients.
+pub(super) const ACCESS: i64 = 0;
 const UPDATE: i64 = 1;
 
 impl Store {

@@ -1,8 +1,11 @@
 //! Response documents of the spec, element for element and in the spec's order.
 
+use std::collections::HashMap;
+
 use crate::blob::UploadForm;
 use crate::domain::persistence::PersistenceInfo;
 use crate::domain::rating::RatingSlot;
+use crate::domain::search::SearchPage;
 use crate::domain::{Object, Permission, time};
 use crate::error::ApiError;
 use crate::xml::{Doc, b64_encode};
@@ -13,12 +16,23 @@ pub struct Include {
     pub meta_binary: bool,
     pub tags: bool,
     pub ratings: bool,
+    /// Search only (spec 12.3.2.4.1): the download URL of objects with a file.
+    pub url: bool,
 }
 
 impl Include {
     /// Parses `response=meta_binary,tags,ratings`; `tag` is accepted for
     /// `tags` (the SDK's own example uses it).
     pub fn parse(value: Option<&str>) -> Result<Self, ApiError> {
+        Self::parse_options(value, false)
+    }
+
+    /// The search's `response=`, which also takes `url`.
+    pub fn parse_search(value: Option<&str>) -> Result<Self, ApiError> {
+        Self::parse_options(value, true)
+    }
+
+    fn parse_options(value: Option<&str>, search: bool) -> Result<Self, ApiError> {
         let mut include = Include::default();
         for item in value.unwrap_or("").split(',').map(str::trim) {
             match item {
@@ -26,9 +40,15 @@ impl Include {
                 "meta_binary" => include.meta_binary = true,
                 "tags" | "tag" => include.tags = true,
                 "ratings" => include.ratings = true,
+                "url" if search => include.url = true,
                 other => {
+                    let known = if search {
+                        "meta_binary, tags, ratings, url"
+                    } else {
+                        "meta_binary, tags, ratings"
+                    };
                     return Err(ApiError::invalid(format!(
-                        "unknown response option '{other}' (meta_binary, tags, ratings)"
+                        "unknown response option '{other}' ({known})"
                     )));
                 }
             }
@@ -39,21 +59,49 @@ impl Include {
 
 /// `<metainfos length="n">` (spec 12.3.2.1.2).
 pub fn metainfos(objects: &[Object], include: Include) -> Vec<u8> {
-    let mut doc = Doc::new();
     let length = objects.len().to_string();
+    metainfo_list(objects, include, &HashMap::new(), &[("length", &length)])
+}
+
+/// `<metainfos length="n" offset="o" total="t" total_type="exact">` (spec 12.3.2.4.2);
+/// `urls` holds the download URL of each object with a file, for `response=url`.
+pub fn search_result(page: &SearchPage, include: Include, urls: &HashMap<u64, String>) -> Vec<u8> {
+    let length = page.objects.len().to_string();
+    let offset = page.offset.to_string();
+    let total = page.total.to_string();
+    metainfo_list(
+        &page.objects,
+        include,
+        urls,
+        &[
+            ("length", &length),
+            ("offset", &offset),
+            ("total", &total),
+            ("total_type", "exact"),
+        ],
+    )
+}
+
+fn metainfo_list(
+    objects: &[Object],
+    include: Include,
+    urls: &HashMap<u64, String>,
+    attrs: &[(&str, &str)],
+) -> Vec<u8> {
+    let mut doc = Doc::new();
     if objects.is_empty() {
-        doc.empty("metainfos", &[("length", &length)]);
+        doc.empty("metainfos", attrs);
     } else {
-        doc.open("metainfos", &[("length", &length)]);
+        doc.open("metainfos", attrs);
         for object in objects {
-            metainfo(&mut doc, object, include);
+            metainfo(&mut doc, object, include, urls.get(&object.data_id));
         }
         doc.close("metainfos");
     }
     doc.finish()
 }
 
-fn metainfo(doc: &mut Doc, o: &Object, include: Include) {
+fn metainfo(doc: &mut Doc, o: &Object, include: Include, url: Option<&String>) {
     doc.open("metainfo", &[]);
     doc.num("data_id", o.data_id);
     doc.text("name", &o.name);
@@ -95,6 +143,11 @@ fn metainfo(doc: &mut Doc, o: &Object, include: Include) {
             }
             doc.close("ratings");
         }
+    }
+    if include.url
+        && let Some(url) = url
+    {
+        doc.text("url", url);
     }
     doc.close("metainfo");
 }
@@ -264,6 +317,26 @@ mod tests {
         assert!(i.tags && i.meta_binary && !i.ratings);
         assert!(Include::parse(Some("url")).is_err());
         assert_eq!(Include::parse(None).unwrap(), Include::default());
+        let search = Include::parse_search(Some("url,ratings")).unwrap();
+        assert!(search.url && search.ratings && !search.tags);
+        assert!(Include::parse_search(Some("urls")).is_err());
+    }
+
+    #[test]
+    fn an_empty_search_result_is_one_element() {
+        let page = SearchPage {
+            objects: Vec::new(),
+            offset: 0,
+            total: 0,
+        };
+        let text =
+            String::from_utf8(search_result(&page, Include::default(), &HashMap::new())).unwrap();
+        assert_eq!(
+            text,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<nex>\n  <datastore>\n    \
+             <metainfos length=\"0\" offset=\"0\" total=\"0\" total_type=\"exact\"/>\n  \
+             </datastore>\n</nex>\n"
+        );
     }
 
     #[test]

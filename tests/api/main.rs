@@ -18,6 +18,7 @@ mod prepare;
 mod process;
 mod ratings;
 mod s3;
+mod search;
 mod storage;
 mod tools;
 mod uploads;
