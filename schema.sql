@@ -36,7 +36,8 @@ CREATE TABLE objects (
     access_password  INTEGER NOT NULL,
     update_password  INTEGER NOT NULL,
     deleted_time     INTEGER,
-    blob_key         TEXT                -- key of the file in storage; NULL for meta-only objects
+    blob_key         TEXT,               -- key of the current file; NULL for meta-only objects
+    version          INTEGER NOT NULL DEFAULT 1  -- number of the current file version
 );
 -- Uploads awaiting complete, found by the sweeper.
 CREATE INDEX objects_uploading ON objects (created_time) WHERE state = 0;
@@ -102,12 +103,40 @@ CREATE TABLE persistence_slots (
     PRIMARY KEY (namespace, principal_id, slot)
 ) WITHOUT ROWID;
 
+-- Versions of an object's file (GS2 generations); the current one is also in
+-- objects.blob_key/size/version. A version that stops being current is kept for the
+-- version retention window from superseded_time.
+CREATE TABLE object_versions (
+    data_id          INTEGER NOT NULL REFERENCES objects (data_id) ON DELETE CASCADE,
+    version          INTEGER NOT NULL,
+    size             INTEGER NOT NULL,
+    blob_key         TEXT    NOT NULL,
+    created_time     INTEGER NOT NULL,
+    state            INTEGER NOT NULL,   -- 0 uploading, 1 stored
+    superseded_time  INTEGER,            -- when it stopped being current
+    PRIMARY KEY (data_id, version)
+) WITHOUT ROWID;
+CREATE INDEX object_versions_uploading ON object_versions (created_time) WHERE state = 0;
+CREATE INDEX object_versions_superseded ON object_versions (superseded_time)
+    WHERE superseded_time IS NOT NULL;
+
 -- Files whose rows are gone, queued in the same transaction that removed the rows;
 -- the janitor deletes each file, then its entry, so a crash loses track of none.
 CREATE TABLE blob_deletions (
     blob_key     TEXT    PRIMARY KEY,
     queued_time  INTEGER NOT NULL
 ) WITHOUT ROWID;
+
+-- Whatever removes an object or a version (janitor, erase, cascades) queues its file.
+CREATE TRIGGER objects_queue_file AFTER DELETE ON objects
+    WHEN OLD.blob_key IS NOT NULL
+BEGIN
+    INSERT OR IGNORE INTO blob_deletions (blob_key, queued_time) VALUES (OLD.blob_key, unixepoch());
+END;
+CREATE TRIGGER object_versions_queue_file AFTER DELETE ON object_versions
+BEGIN
+    INSERT OR IGNORE INTO blob_deletions (blob_key, queued_time) VALUES (OLD.blob_key, unixepoch());
+END;
 
 -- Found by the janitor: expired objects and deleted ones past the retention window.
 CREATE INDEX objects_expire ON objects (expire_time) WHERE state = 1;

@@ -93,8 +93,12 @@ fn purge(settings: Settings) -> CliResult {
         time::now(),
     ))?;
     println!(
-        "purged {} uploads never completed, {} expired objects, {} deleted objects; {} files removed",
-        report.rows.uploads, report.rows.expired, report.rows.deleted, report.files
+        "purged {} uploads never completed, {} expired objects, {} deleted objects, {} old versions; {} files removed",
+        report.rows.uploads,
+        report.rows.expired,
+        report.rows.deleted,
+        report.versions,
+        report.files
     );
     Ok(())
 }

@@ -97,6 +97,8 @@ pub struct Settings {
     pub janitor_secs: u64,
     /// Days a deleted object is kept before the janitor removes it (`NEXDS_RETENTION_DAYS`).
     pub retention_days: u32,
+    /// Days a file version is kept after it stops being current (`NEXDS_VERSION_RETENTION_DAYS`).
+    pub version_retention_days: u32,
     /// Key of nexds's own download links (`NEXDS_LINK_SECRET`); generated in the data
     /// dir when unset. Nodes behind one URL must share it.
     pub link_secret: Option<String>,
@@ -127,6 +129,7 @@ impl Default for Settings {
             upload_timeout_secs: 3 * 3600,
             janitor_secs: 300,
             retention_days: 30,
+            version_retention_days: 30,
             link_secret: None,
         }
     }
@@ -160,6 +163,7 @@ impl fmt::Debug for Settings {
             .field("upload_timeout_secs", &self.upload_timeout_secs)
             .field("janitor_secs", &self.janitor_secs)
             .field("retention_days", &self.retention_days)
+            .field("version_retention_days", &self.version_retention_days)
             .field(
                 "link_secret",
                 &self.link_secret.as_ref().map(|_| "<redacted>"),
@@ -195,6 +199,7 @@ struct FileSettings {
     upload_timeout_secs: Option<i64>,
     janitor_secs: Option<u64>,
     retention_days: Option<u32>,
+    version_retention_days: Option<u32>,
     link_secret: Option<String>,
 }
 
@@ -255,6 +260,9 @@ impl Settings {
             upload_timeout_secs: file.upload_timeout_secs.unwrap_or(d.upload_timeout_secs),
             janitor_secs: file.janitor_secs.unwrap_or(d.janitor_secs),
             retention_days: file.retention_days.unwrap_or(d.retention_days),
+            version_retention_days: file
+                .version_retention_days
+                .unwrap_or(d.version_retention_days),
             link_secret: file.link_secret,
         };
         let var = |key| env(key).filter(|v| !v.is_empty());
@@ -327,6 +335,9 @@ impl Settings {
         if let Some(v) = var("NEXDS_RETENTION_DAYS") {
             s.retention_days = parse_env("NEXDS_RETENTION_DAYS", &v)?;
         }
+        if let Some(v) = var("NEXDS_VERSION_RETENTION_DAYS") {
+            s.version_retention_days = parse_env("NEXDS_VERSION_RETENTION_DAYS", &v)?;
+        }
         if let Some(v) = var("NEXDS_LINK_SECRET") {
             s.link_secret = Some(v);
         }
@@ -346,6 +357,7 @@ impl Settings {
         crate::janitor::Retention {
             upload_timeout_secs: self.upload_timeout_secs,
             deleted_secs: i64::from(self.retention_days) * 86_400,
+            version_secs: i64::from(self.version_retention_days) * 86_400,
         }
     }
 

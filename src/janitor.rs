@@ -1,5 +1,5 @@
-//! The janitor: removes uploads never completed, expired objects and deleted
-//! objects past the retention window, with their files. It runs in the background
+//! The janitor: removes uploads never completed, expired objects, deleted
+//! objects past the retention window and old file versions, with their files. It runs in the background
 //! (`NEXDS_JANITOR_SECS`) and once with `nexds purge`. Each batch is one short
 //! transaction on the writer, so requests are never held up for long.
 //!
@@ -25,12 +25,16 @@ pub struct Retention {
     pub upload_timeout_secs: i64,
     /// Deleted objects are kept this many seconds before they go for good.
     pub deleted_secs: i64,
+    /// Versions that stopped being current are kept this many seconds.
+    pub version_secs: i64,
 }
 
 /// What one run removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Report {
     pub rows: Purged,
+    /// Old versions and version uploads never completed.
+    pub versions: usize,
     pub files: usize,
 }
 
@@ -58,6 +62,7 @@ pub async fn run_once(
 ) -> Result<Report, ApiError> {
     let mut report = Report {
         rows: purge_rows(store, retention, now).await?,
+        versions: purge_versions(store, retention, now).await?,
         files: 0,
     };
     report.files = delete_queued_files(store, blobs).await?;
@@ -85,6 +90,28 @@ pub async fn purge_rows(store: &Store, retention: Retention, now: i64) -> Result
         total.expired += batch.expired;
         total.deleted += batch.deleted;
         if batch.uploads < BATCH && batch.expired < BATCH && batch.deleted < BATCH {
+            return Ok(total);
+        }
+    }
+}
+
+/// Removes old versions and abandoned version uploads in batches, queueing their files.
+pub async fn purge_versions(
+    store: &Store,
+    retention: Retention,
+    now: i64,
+) -> Result<usize, ApiError> {
+    let mut total = 0;
+    loop {
+        let removed = store
+            .purge_versions(
+                now - retention.upload_timeout_secs,
+                now - retention.version_secs,
+                BATCH,
+            )
+            .await?;
+        total += removed;
+        if removed < BATCH {
             return Ok(total);
         }
     }

@@ -195,8 +195,10 @@ pub struct Object {
     pub ratings: Vec<RatingSlot>,
     /// Held in a persistence slot: never expires.
     pub persisted: bool,
-    /// Key of the file in storage; `None` for meta-binary-only objects.
+    /// Key of the current file in storage; `None` for meta-binary-only objects.
     pub blob_key: Option<String>,
+    /// Number of the current file version (GS2 generation), from 1.
+    pub version: u32,
 }
 
 impl Object {
@@ -252,6 +254,11 @@ impl Object {
         if self.flags.contains(DataFlags::PERIOD_FROM_LAST_REFERRED) && !self.persisted {
             self.expire_time = time::add_days(now, self.period);
         }
+    }
+
+    /// Has a file in storage (not meta-binary only)?
+    pub fn has_file(&self) -> bool {
+        self.blob_key.is_some() && !self.flags.contains(DataFlags::NOT_USE_STORAGESERVER)
     }
 
     /// Only the owner or a title token reads the passwords (DESIGN §4).
@@ -391,6 +398,7 @@ mod tests {
             ratings: Vec::new(),
             persisted: false,
             blob_key: None,
+            version: 1,
         }
     }
 

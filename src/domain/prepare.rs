@@ -113,6 +113,7 @@ impl PrepareRequest {
                 .collect(),
             persisted,
             blob_key: None,
+            version: 1,
         }
     }
 }

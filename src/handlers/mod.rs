@@ -10,6 +10,7 @@ mod search;
 mod storage;
 mod urlinfo;
 mod version;
+mod versions;
 
 use std::collections::HashMap;
 use std::future::{Future, Ready, ready};
@@ -105,6 +106,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource("/data/delete").route(post().to(data::delete_datas)))
                 .service(resource("/data/{data_id}").route(delete().to(data::delete_data)))
                 .service(resource("/data/{data_id}/delete").route(post().to(data::delete_data)))
+                .service(resource("/data/{data_id}/restore").route(post().to(versions::reconcile)))
+                .service(
+                    resource("/data/{data_id}/versions").route(get().to(versions::list_versions)),
+                )
+                .service(
+                    resource("/data/{data_id}/versions/prepare")
+                        .route(post().to(versions::prepare_version)),
+                )
+                .service(
+                    resource("/data/{data_id}/versions/complete")
+                        .route(post().to(versions::complete_version)),
+                )
+                .service(
+                    resource("/data/{data_id}/versions/{version}/restore")
+                        .route(post().to(versions::restore_version)),
+                )
                 .service(resource("/passwordinfo").route(get().to(passwordinfo::get_passwordinfos)))
                 .service(
                     resource("/passwordinfo/{data_id}")

@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, web};
 
 use crate::domain::{self, Caller, Object, time};
 use crate::error::ApiError;
-use crate::handlers::{AppState, Query, xml};
+use crate::handlers::{AppState, Query, versions, xml};
 use crate::sign;
 use crate::xml::render;
 
@@ -38,8 +38,8 @@ pub(crate) async fn download_url(
     let expires_at = now + secs;
     let signature = sign::link_signature(&state.link_secret, object.data_id, key, expires_at);
     Ok(format!(
-        "{}/download/{}?expires={expires_at}&signature={signature}",
-        state.public_url, object.data_id
+        "{}/download/{}?version={}&expires={expires_at}&signature={signature}",
+        state.public_url, object.data_id, object.version
     ))
 }
 
@@ -59,7 +59,8 @@ async fn urls(
     Ok(out)
 }
 
-/// `GET /nex/datastore/v2/urlinfo/{data_id}?period=…`: counts a reference.
+/// `GET /nex/datastore/v2/urlinfo/{data_id}?period=…&version=…`: counts a reference;
+/// `version` (nexds's own) asks for a stored earlier version.
 pub async fn get_urlinfo(
     state: web::Data<AppState>,
     caller: Caller,
@@ -68,8 +69,22 @@ pub async fn get_urlinfo(
 ) -> Result<HttpResponse, ApiError> {
     let id = domain::parse_data_id(&path)?;
     let days = period_days(&query)?;
+    let version = versions::version_param(query.get("version"))?;
     let now = time::now();
-    let objects = state.store.refer_objects(caller, vec![id], now).await?;
+    let old = match version {
+        Some(v) => Some(state.store.stored_version(id, v).await?.ok_or_else(|| {
+            ApiError::new(
+                crate::error::ErrorKind::NotFound,
+                format!("data_id {id} has no stored version {v}"),
+            )
+        })?),
+        None => None,
+    };
+    let mut objects = state.store.refer_objects(caller, vec![id], now).await?;
+    if let (Some(old), Some(object)) = (old, objects.first_mut()) {
+        object.blob_key = Some(old.blob_key);
+        object.version = old.version;
+    }
     Ok(xml(render::urlinfos(
         &urls(&state, &objects, now, days).await?,
     )))
@@ -83,6 +98,11 @@ pub async fn get_urlinfos(
 ) -> Result<HttpResponse, ApiError> {
     let ids = domain::parse_data_id_list(query.get("data_ids"))?;
     let days = period_days(&query)?;
+    if query.get("version").is_some() {
+        return Err(ApiError::invalid(
+            "version applies to urlinfo of one data_id",
+        ));
+    }
     let now = time::now();
     let objects = state.store.refer_objects(caller, ids, now).await?;
     Ok(xml(render::urlinfos(
@@ -100,7 +120,7 @@ fn s3_error(status: actix_web::http::StatusCode, code: &str, message: &str) -> H
         ))
 }
 
-/// `GET /download/{data_id}?expires=…&signature=…`: a link handed out by urlinfo
+/// `GET /download/{data_id}?version=…&expires=…&signature=…`: a link handed out by urlinfo
 /// for periods a presigned URL cannot reach; redirects to a fresh presigned URL.
 pub async fn follow_download_link(
     state: web::Data<AppState>,
@@ -109,8 +129,9 @@ pub async fn follow_download_link(
 ) -> Result<HttpResponse, ApiError> {
     use actix_web::http::StatusCode;
     let now = time::now();
-    let (Ok(id), Some(Ok(expires_at)), Some(signature)) = (
+    let (Ok(id), Some(Ok(version)), Some(Ok(expires_at)), Some(signature)) = (
         path.parse::<u64>(),
+        query.get("version").map(str::parse::<u32>),
         query.get("expires").map(str::parse::<i64>),
         query.get("signature"),
     ) else {
@@ -127,14 +148,19 @@ pub async fn follow_download_link(
             "Request has expired",
         ));
     }
-    let Some(object) = state.store.object_with_file(id, now).await? else {
+    let live = state.store.object_with_file(id, now).await?.is_some();
+    let stored = match live {
+        true => state.store.stored_version(id, version).await?,
+        false => None,
+    };
+    let Some(stored) = stored else {
         return Ok(s3_error(
             StatusCode::NOT_FOUND,
             "NoSuchKey",
             "The specified key does not exist.",
         ));
     };
-    let key = object.blob_key.as_deref().unwrap_or_default();
+    let key = stored.blob_key.as_str();
     let expected = sign::link_signature(&state.link_secret, id, key, expires_at);
     if !sign::same_signature(&expected, signature) {
         return Ok(s3_error(

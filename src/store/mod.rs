@@ -9,6 +9,7 @@ pub mod ratings;
 pub mod search;
 pub mod tokens;
 pub mod uploads;
+pub mod versions;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};

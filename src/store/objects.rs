@@ -94,6 +94,11 @@ impl Store {
             if let Some(key) = &key {
                 tx.prepare_cached("UPDATE objects SET blob_key = ?2 WHERE data_id = ?1")?
                     .execute(params![sql_id(id), key])?;
+                tx.prepare_cached(
+                    "INSERT INTO object_versions (data_id, version, size, blob_key, created_time, state)
+                     VALUES (?1, 1, ?2, ?3, ?4, 0)",
+                )?
+                .execute(params![sql_id(id), object.size as i64, key, now])?;
             }
             insert_ratings(tx, id, &request)?;
             if let Some(p) = request.persistence {
@@ -187,7 +192,7 @@ fn passwords() -> Result<(u64, u64), ApiError> {
 const OBJECT_COLUMNS: &str = "data_id, namespace, owner_id, size, data_type, name, meta_binary,
     flags, period, refer_data_id, access_type, update_type, status, state, created_time,
     updated_time, referred_time, referred_count, expire_time, access_password, update_password,
-    EXISTS (SELECT 1 FROM persistence_slots p WHERE p.data_id = o.data_id), blob_key";
+    EXISTS (SELECT 1 FROM persistence_slots p WHERE p.data_id = o.data_id), blob_key, version";
 
 fn object_from_row(r: &Row<'_>) -> rusqlite::Result<Object> {
     let state = match r.get::<_, i64>(13)? {
@@ -228,6 +233,7 @@ fn object_from_row(r: &Row<'_>) -> rusqlite::Result<Object> {
         ratings: Vec::new(),
         persisted: r.get(21)?,
         blob_key: r.get(22)?,
+        version: r.get(23)?,
     })
 }
 

@@ -55,14 +55,8 @@ impl Store {
                     &mut purged.deleted,
                 ),
             ];
+            // The delete triggers queue each file (schema.sql).
             for (filter, state, bound, count) in kinds {
-                tx.prepare_cached(&format!(
-                    "INSERT OR IGNORE INTO blob_deletions (blob_key, queued_time)
-                     SELECT blob_key, ?4 FROM objects
-                     WHERE {filter} AND blob_key IS NOT NULL
-                     ORDER BY data_id LIMIT ?3"
-                ))?
-                .execute(params![state, bound, limit as i64, now])?;
                 *count = tx
                     .prepare_cached(&format!(
                         "DELETE FROM objects WHERE data_id IN

@@ -4,7 +4,7 @@
 use rusqlite::params;
 
 use crate::domain::object::State;
-use crate::domain::{Caller, DataFlags, Object};
+use crate::domain::{Caller, Object};
 use crate::error::ApiError;
 use crate::store::Store;
 use crate::store::objects::{load, sql_id};
@@ -73,6 +73,10 @@ impl Store {
                     format!("the upload of data_id {id} was not completed in time"),
                 ));
             }
+            tx.prepare_cached(
+                "UPDATE object_versions SET state = 1 WHERE data_id = ?1 AND version = 1",
+            )?
+            .execute([sql_id(id)])?;
             Ok(())
         })
         .await
@@ -91,9 +95,7 @@ impl Store {
             for &id in &ids {
                 let mut object = load(tx, id)?.ok_or_else(|| ApiError::not_found(id))?;
                 object.check_read(&caller, now)?;
-                if object.blob_key.is_none()
-                    || object.flags.contains(DataFlags::NOT_USE_STORAGESERVER)
-                {
+                if !object.has_file() {
                     return Err(ApiError::invalid(format!(
                         "data_id {id} has no file (meta-binary only)"
                     )));

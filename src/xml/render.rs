@@ -8,6 +8,7 @@ use crate::domain::rating::RatingSlot;
 use crate::domain::search::SearchPage;
 use crate::domain::{Object, Permission, time};
 use crate::error::ApiError;
+use crate::store::versions::VersionInfo;
 use crate::xml::{Doc, b64_encode};
 
 /// The spec's `response=` option: extra parts of each metainfo.
@@ -18,6 +19,8 @@ pub struct Include {
     pub ratings: bool,
     /// Search only (spec 12.3.2.4.1): the download URL of objects with a file.
     pub url: bool,
+    /// The current file version (a GS2 generation; nexds's own option).
+    pub version: bool,
 }
 
 impl Include {
@@ -40,12 +43,13 @@ impl Include {
                 "meta_binary" => include.meta_binary = true,
                 "tags" | "tag" => include.tags = true,
                 "ratings" => include.ratings = true,
+                "version" => include.version = true,
                 "url" if search => include.url = true,
                 other => {
                     let known = if search {
-                        "meta_binary, tags, ratings, url"
+                        "meta_binary, tags, ratings, version, url"
                     } else {
-                        "meta_binary, tags, ratings"
+                        "meta_binary, tags, ratings, version"
                     };
                     return Err(ApiError::invalid(format!(
                         "unknown response option '{other}' ({known})"
@@ -148,6 +152,9 @@ fn metainfo(doc: &mut Doc, o: &Object, include: Include, url: Option<&String>) {
         && let Some(url) = url
     {
         doc.text("url", url);
+    }
+    if include.version {
+        doc.num("version", o.version);
     }
     doc.close("metainfo");
 }
@@ -277,6 +284,58 @@ pub fn prepared_upload(data_id: u64, form: &UploadForm) -> Vec<u8> {
     doc.close("post_param");
     doc.num("data_id", data_id);
     doc.close("data");
+    doc.finish()
+}
+
+/// The answer of a version prepare: the prepare's `<data>` plus the new `<version>`.
+pub fn prepared_version(data_id: u64, version: u32, form: &UploadForm) -> Vec<u8> {
+    let mut doc = Doc::new();
+    doc.open("data", &[]);
+    doc.text("url", &form.url);
+    doc.open("request_header", &[]);
+    doc.text("date", &form.date);
+    doc.close("request_header");
+    doc.open("post_param", &[]);
+    for (name, value) in &form.fields {
+        doc.text(name, value);
+    }
+    doc.close("post_param");
+    doc.num("data_id", data_id);
+    doc.num("version", version);
+    doc.close("data");
+    doc.finish()
+}
+
+/// `<data><data_id><version><size>`: an object's current version after a change of it.
+pub fn current_version(data_id: u64, version: u32, size: u64) -> Vec<u8> {
+    let mut doc = Doc::new();
+    doc.open("data", &[]);
+    doc.num("data_id", data_id);
+    doc.num("version", version);
+    doc.num("size", size);
+    doc.close("data");
+    doc.finish()
+}
+
+/// `<versions length="n" current="v">`: the stored versions, newest first.
+pub fn versions(current: u32, versions: &[VersionInfo]) -> Vec<u8> {
+    let mut doc = Doc::new();
+    let length = versions.len().to_string();
+    let current = current.to_string();
+    let attrs = [("length", length.as_str()), ("current", current.as_str())];
+    if versions.is_empty() {
+        doc.empty("versions", &attrs);
+    } else {
+        doc.open("versions", &attrs);
+        for v in versions {
+            doc.open("version", &[]);
+            doc.num("number", v.version);
+            doc.num("size", v.size);
+            doc.text("created_time", &time::format(v.created_time));
+            doc.close("version");
+        }
+        doc.close("versions");
+    }
     doc.finish()
 }
 

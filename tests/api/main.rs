@@ -22,3 +22,4 @@ mod search;
 mod storage;
 mod tools;
 mod uploads;
+mod versions;

@@ -156,7 +156,7 @@ fn long_periods_get_a_link_of_nexds_that_redirects() {
     // 30 days (the default) is beyond SigV4's 7.
     let url = app.url_of(&app.title, id, "");
     assert!(
-        url.starts_with(&format!("{}/download/{id}?expires=", app.base)),
+        url.starts_with(&format!("{}/download/{id}?version=1&expires=", app.base)),
         "{url}"
     );
     let got = download(&url, &[]);
@@ -165,7 +165,7 @@ fn long_periods_get_a_link_of_nexds_that_redirects() {
     let tampered = url.replace("expires=", "expires=1");
     assert_eq!(download(&tampered, &[]).status, 403);
     let forged = format!(
-        "{}/download/{id}?expires=9999999999&signature={}",
+        "{}/download/{id}?version=1&expires=9999999999&signature={}",
         app.base,
         "0".repeat(64)
     );
@@ -247,4 +247,41 @@ fn the_janitor_purges_expired_and_deleted_objects_from_garage() {
     assert_eq!(garage.get(&key(expired)).status, 404);
     assert_eq!(garage.get(&key(live)).status, 200, "live files stay");
     assert_eq!(app.queued_deletions(), 0);
+}
+
+#[test]
+fn versions_round_trip_through_garage() {
+    let Some(garage) = garage::garage() else {
+        return;
+    };
+    let app = app_on(&garage, |_| {});
+    let id = app.upload(&app.title, &bytes(100), "");
+    let resp = app.post(
+        &format!("{V2}/data/{id}/versions/prepare"),
+        &app.title,
+        "<prepare><size>50</size></prepare>",
+    );
+    resp.assert_ok();
+    let doc = resp.doc();
+    let data = doc.child("datastore").unwrap().child("data").unwrap();
+    let url = data.child("url").unwrap().text().to_owned();
+    let fields: Vec<(String, String)> = data
+        .child("post_param")
+        .unwrap()
+        .children
+        .iter()
+        .map(|e| (e.name.clone(), e.text().to_owned()))
+        .collect();
+    assert_eq!(post_form(&url, &fields, &bytes(50)).status, 204);
+    app.call(
+        "POST",
+        &format!("{V2}/data/{id}/versions/complete"),
+        Some(&app.title),
+        None,
+    )
+    .assert_ok();
+    let latest = download(&app.url_of(&app.title, id, "?period=1"), &[]);
+    assert!(latest.bytes == bytes(50));
+    let first = download(&app.url_of(&app.title, id, "?period=1&version=1"), &[]);
+    assert!(first.bytes == bytes(100));
 }

@@ -1,0 +1,341 @@
+//! File versions (GS2 generations): re-uploading a new file for an object, its
+//! history, and making an earlier version current again. The current version is
+//! mirrored in `objects` (blob_key, size, version); the history is `object_versions`.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::blob;
+use crate::domain::object::State;
+use crate::domain::{Caller, Object, time};
+use crate::error::{ApiError, ErrorKind};
+use crate::store::Store;
+use crate::store::objects::{load, sql_id};
+
+/// One stored version as the history lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionInfo {
+    pub version: u32,
+    pub size: u64,
+    pub blob_key: String,
+    pub created_time: i64,
+}
+
+/// A version being uploaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingVersion {
+    pub version: u32,
+    pub size: u64,
+    pub blob_key: String,
+}
+
+fn no_file(id: u64) -> ApiError {
+    ApiError::invalid(format!("data_id {id} has no file (meta-binary only)"))
+}
+
+/// The object, checked for update and for having a file.
+fn updatable_with_file(
+    conn: &Connection,
+    caller: &Caller,
+    id: u64,
+    now: i64,
+) -> Result<Object, ApiError> {
+    let object = load(conn, id)?.ok_or_else(|| ApiError::not_found(id))?;
+    object.check_update(caller, now)?;
+    if !object.has_file() {
+        return Err(no_file(id));
+    }
+    Ok(object)
+}
+
+impl Store {
+    /// Starts the upload of the next version; the current one stays downloadable.
+    /// A version still uploading is replaced (its file is queued for deletion).
+    pub async fn prepare_version(
+        &self,
+        caller: Caller,
+        id: u64,
+        size: u64,
+        now: i64,
+    ) -> Result<PendingVersion, ApiError> {
+        self.write(move |tx| {
+            updatable_with_file(tx, &caller, id, now)?;
+            tx.prepare_cached("DELETE FROM object_versions WHERE data_id = ?1 AND state = 0")?
+                .execute([sql_id(id)])?;
+            let last: u32 = tx
+                .prepare_cached(
+                    "SELECT coalesce(max(version), 1) FROM object_versions WHERE data_id = ?1",
+                )?
+                .query_row([sql_id(id)], |r| r.get(0))?;
+            let version = last + 1;
+            let blob_key = blob::object_key(id, version);
+            tx.prepare_cached(
+                "INSERT INTO object_versions (data_id, version, size, blob_key, created_time, state)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 0)",
+            )?
+            .execute(params![sql_id(id), version, size as i64, blob_key, now])?;
+            Ok(PendingVersion {
+                version,
+                size,
+                blob_key,
+            })
+        })
+        .await
+    }
+
+    /// The version being uploaded, for its complete; one older than `timeout` is gone.
+    pub async fn version_to_complete(
+        &self,
+        caller: Caller,
+        id: u64,
+        now: i64,
+        timeout: i64,
+    ) -> Result<PendingVersion, ApiError> {
+        self.read(move |conn| {
+            updatable_with_file(conn, &caller, id, now)?;
+            let pending = conn
+                .prepare_cached(
+                    "SELECT version, size, blob_key FROM object_versions
+                     WHERE data_id = ?1 AND state = 0 AND created_time > ?2",
+                )?
+                .query_row(params![sql_id(id), now - timeout], |r| {
+                    Ok(PendingVersion {
+                        version: r.get(0)?,
+                        size: r.get::<_, i64>(1)? as u64,
+                        blob_key: r.get(2)?,
+                    })
+                })
+                .optional()?;
+            pending.ok_or_else(|| {
+                ApiError::new(
+                    ErrorKind::NotFound,
+                    format!("no new version of data_id {id} is being uploaded"),
+                )
+            })
+        })
+        .await
+    }
+
+    /// Makes an uploaded version current, if it is still pending and was created
+    /// after `created_after` (re-checked on the writer, as for complete).
+    pub async fn finish_version(
+        &self,
+        id: u64,
+        pending: PendingVersion,
+        created_after: i64,
+        now: i64,
+    ) -> Result<(), ApiError> {
+        self.write(move |tx| {
+            let changed = tx
+                .prepare_cached(
+                    "UPDATE object_versions SET state = 1
+                     WHERE data_id = ?1 AND version = ?2 AND state = 0 AND created_time > ?3",
+                )?
+                .execute(params![sql_id(id), pending.version, created_after])?;
+            if changed == 0 {
+                return Err(ApiError::new(
+                    ErrorKind::NotFound,
+                    format!("no new version of data_id {id} is being uploaded"),
+                ));
+            }
+            make_current(
+                tx,
+                id,
+                pending.version,
+                pending.size,
+                &pending.blob_key,
+                now,
+            )
+        })
+        .await
+    }
+
+    /// The stored versions of an object the caller may read, newest first.
+    pub async fn versions(
+        &self,
+        caller: Caller,
+        id: u64,
+        now: i64,
+    ) -> Result<(Object, Vec<VersionInfo>), ApiError> {
+        self.read(move |conn| {
+            let object = load(conn, id)?.ok_or_else(|| ApiError::not_found(id))?;
+            object.check_read(&caller, now)?;
+            if !object.has_file() {
+                return Err(no_file(id));
+            }
+            let versions = stored_versions(conn, id)?;
+            Ok((object, versions))
+        })
+        .await
+    }
+
+    /// One stored version, for a download of it.
+    pub async fn stored_version(
+        &self,
+        id: u64,
+        version: u32,
+    ) -> Result<Option<VersionInfo>, ApiError> {
+        self.read(move |conn| {
+            Ok(stored_versions(conn, id)?
+                .into_iter()
+                .find(|v| v.version == version))
+        })
+        .await
+    }
+
+    /// Makes a stored earlier version current again.
+    pub async fn restore_version(
+        &self,
+        caller: Caller,
+        id: u64,
+        version: u32,
+        now: i64,
+    ) -> Result<(), ApiError> {
+        self.write(move |tx| {
+            let object = updatable_with_file(tx, &caller, id, now)?;
+            let target = stored_versions(tx, id)?
+                .into_iter()
+                .find(|v| v.version == version)
+                .ok_or_else(|| {
+                    ApiError::new(
+                        ErrorKind::NotFound,
+                        format!("data_id {id} has no stored version {version}"),
+                    )
+                })?;
+            if object.version == version {
+                return Ok(());
+            }
+            make_current(tx, id, version, target.size, &target.blob_key, now)
+        })
+        .await
+    }
+
+    /// Sets the current version to what storage really holds (GS2 restoreDataObject).
+    pub async fn reconcile_version(
+        &self,
+        id: u64,
+        version: u32,
+        size: u64,
+        blob_key: String,
+        now: i64,
+    ) -> Result<(), ApiError> {
+        self.write(move |tx| {
+            tx.prepare_cached(
+                "UPDATE object_versions SET size = ?3 WHERE data_id = ?1 AND version = ?2",
+            )?
+            .execute(params![sql_id(id), version, size as i64])?;
+            make_current(tx, id, version, size, &blob_key, now)
+        })
+        .await
+    }
+
+    /// Every stored version of an object the title may manage, for a reconcile.
+    pub async fn versions_for_title(
+        &self,
+        caller: Caller,
+        id: u64,
+        now: i64,
+    ) -> Result<(Object, Vec<VersionInfo>), ApiError> {
+        if !caller.is_title() {
+            return Err(ApiError::permission_denied(
+                "only a title token may restore data objects",
+            ));
+        }
+        self.read(move |conn| {
+            let object = load(conn, id)?.ok_or_else(|| ApiError::not_found(id))?;
+            if object.namespace != caller.namespace
+                || object.state != State::Ready
+                || object.expire_time <= now
+            {
+                return Err(ApiError::not_found(id));
+            }
+            if !object.has_file() {
+                return Err(no_file(id));
+            }
+            Ok((object, stored_versions(conn, id)?))
+        })
+        .await
+    }
+
+    /// Removes versions still uploading after `uploads_before` and superseded
+    /// versions past `superseded_before`; the delete trigger queues their files.
+    pub async fn purge_versions(
+        &self,
+        uploads_before: i64,
+        superseded_before: i64,
+        limit: usize,
+    ) -> Result<usize, ApiError> {
+        self.write(move |tx| {
+            let uploads = tx
+                .prepare_cached(
+                    "DELETE FROM object_versions WHERE (data_id, version) IN
+                     (SELECT data_id, version FROM object_versions
+                      WHERE state = 0 AND created_time < ?1 LIMIT ?2)",
+                )?
+                .execute(params![uploads_before, limit as i64])?;
+            let superseded = tx
+                .prepare_cached(
+                    "DELETE FROM object_versions WHERE (data_id, version) IN
+                     (SELECT data_id, version FROM object_versions
+                      WHERE superseded_time < ?1 LIMIT ?2)",
+                )?
+                .execute(params![superseded_before, limit as i64])?;
+            Ok(uploads + superseded)
+        })
+        .await
+    }
+}
+
+fn stored_versions(conn: &Connection, id: u64) -> Result<Vec<VersionInfo>, ApiError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT version, size, blob_key, created_time FROM object_versions
+         WHERE data_id = ?1 AND state = 1 ORDER BY version DESC",
+    )?;
+    let rows = stmt.query_map([sql_id(id)], |r| {
+        Ok(VersionInfo {
+            version: r.get(0)?,
+            size: r.get::<_, i64>(1)? as u64,
+            blob_key: r.get(2)?,
+            created_time: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Switches the object to `version`: the old current version starts its
+/// retention window, the new one leaves it; a new file is a modification, so
+/// updated_time moves and expiry counts again from now (persisted: never).
+fn make_current(
+    conn: &Connection,
+    id: u64,
+    version: u32,
+    size: u64,
+    blob_key: &str,
+    now: i64,
+) -> Result<(), ApiError> {
+    conn.prepare_cached(
+        "UPDATE object_versions SET superseded_time = ?3
+         WHERE data_id = ?1 AND version = (SELECT version FROM objects WHERE data_id = ?1)
+           AND version != ?2",
+    )?
+    .execute(params![sql_id(id), version, now])?;
+    conn.prepare_cached(
+        "UPDATE object_versions SET superseded_time = NULL WHERE data_id = ?1 AND version = ?2",
+    )?
+    .execute(params![sql_id(id), version])?;
+    conn.prepare_cached(
+        "UPDATE objects SET version = ?2, size = ?3, blob_key = ?4, updated_time = ?5,
+             expire_time = CASE
+                 WHEN EXISTS (SELECT 1 FROM persistence_slots p WHERE p.data_id = ?1) THEN ?6
+                 ELSE min(?5 + period * 86400, ?6) END
+         WHERE data_id = ?1",
+    )?
+    .execute(params![
+        sql_id(id),
+        version,
+        size as i64,
+        blob_key,
+        now,
+        time::NEVER_EXPIRES
+    ])?;
+    Ok(())
+}
