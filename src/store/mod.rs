@@ -25,25 +25,20 @@ use crate::error::ApiError;
 const SCHEMA: &str = include_str!("../../schema.sql");
 /// The `PRAGMA user_version` that `schema.sql` creates.
 pub const SCHEMA_VERSION: i64 = 2;
-/// Upgrade steps: `UPGRADES[i]` takes a database from version `i + 1` to `i + 2`
-/// and ends by setting that version. `schema.sql` always equals version 1 plus every step.
-const UPGRADES: &[&str] = &[UPGRADE_2];
 
-/// Version 2: the search indexes, written exactly as in `schema.sql` so an
-/// upgraded database has the same schema as a new one.
-const UPGRADE_2: &str = "\
-CREATE INDEX objects_search_by_type ON objects (namespace, state, status, data_type,
-    expire_time, owner_id, access_type, updated_time, created_time, size, name);
-CREATE INDEX objects_search_by_owner ON objects (namespace, state, status, owner_id,
-    expire_time, data_type, access_type, updated_time, created_time, size, name);
-CREATE INDEX objects_search_by_updated_time ON objects (namespace, state, status, updated_time,
-    expire_time, data_type, owner_id, access_type, created_time, size, name);
-CREATE INDEX objects_search_by_name ON objects (namespace, state, status, name, expire_time);
-CREATE INDEX objects_search_by_id ON objects (data_id, namespace, state, status, expire_time,
-    owner_id, access_type, data_type, updated_time, created_time, size, name);
-CREATE INDEX object_tags_by_tag ON object_tags (tag, data_id);
-PRAGMA user_version = 2;
-";
+/// The upgrade to `version`: the part of `schema.sql` from the comment line that
+/// marks `(version N)` to the next such mark, so an upgraded database gets exactly
+/// what a new one does, from one text.
+fn upgrade_sql(version: i64) -> Option<&'static str> {
+    let line_start = |text: &str, at: usize| text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let mark = SCHEMA.find(&format!("(version {version})"))?;
+    let rest = &SCHEMA[line_start(SCHEMA, mark)..];
+    let end = rest
+        .find(&format!("(version {})", version + 1))
+        .map_or(rest.len(), |next| line_start(rest, next));
+    Some(&rest[..end])
+}
+
 const READ_POOL_SIZE: u32 = 8;
 /// Up to this much of the database file is read through a memory map rather than
 /// copied page by page: searches visit many pages of a large database (README,
@@ -82,9 +77,12 @@ pub enum OpenError {
     #[error("connection pool error: {0}")]
     Pool(#[from] r2d2::Error),
     #[error(
-        "the database has schema version {0}, newer than this nexds ({SCHEMA_VERSION}); upgrade nexds"
+        "the database has schema version {0}, which this nexds ({SCHEMA_VERSION}) does not know; \
+         is it newer?"
     )]
     TooNew(i64),
+    #[error("schema.sql has no upgrade to version {0}")]
+    NoUpgrade(i64),
 }
 
 /// The metadata store; cheap to clone.
@@ -118,13 +116,14 @@ fn migrate(conn: &mut Connection) -> Result<(), OpenError> {
         v if v > SCHEMA_VERSION => return Err(OpenError::TooNew(v)),
         v if v < 0 => return Err(OpenError::TooNew(v)),
         v => {
-            for (step, sql) in UPGRADES.iter().enumerate().skip((v - 1) as usize) {
+            for next in v + 1..=SCHEMA_VERSION {
+                let sql = upgrade_sql(next).ok_or(OpenError::NoUpgrade(next))?;
                 tx.execute_batch(sql)?;
-                log::info!("upgraded the metadata schema to version {}", step + 2);
+                tx.pragma_update(None, "user_version", next)?;
+                log::info!("upgraded the metadata schema to version {next}");
             }
         }
     }
-    debug_assert_eq!(UPGRADES.len() as i64 + 1, SCHEMA_VERSION);
     tx.commit()?;
     Ok(())
 }
@@ -273,6 +272,18 @@ mod tests {
         let new = tempfile::tempdir().unwrap();
         drop(Store::open(new.path(), Durability::Normal).unwrap());
         assert_eq!(schema_rows(old.path()), schema_rows(new.path()));
+    }
+
+    #[test]
+    fn each_upgrade_is_its_section_of_schema_sql() {
+        let v2 = upgrade_sql(2).unwrap();
+        assert!(v2.starts_with("-- Search indexes (version 2)"), "{v2}");
+        assert!(v2.contains("CREATE INDEX objects_search_by_type"));
+        assert!(!v2.contains("CREATE TABLE"));
+        assert!(upgrade_sql(SCHEMA_VERSION + 1).is_none());
+        for version in 2..=SCHEMA_VERSION {
+            assert!(upgrade_sql(version).is_some(), "version {version}");
+        }
     }
 
     #[test]

@@ -271,24 +271,15 @@ pub fn prepared_meta_only(data_id: u64) -> Vec<u8> {
 /// The `<data>` answer of a prepare with a file (spec 12.3.2.5.2.2): where to POST,
 /// the date header, the form fields in posting order, and the data_id.
 pub fn prepared_upload(data_id: u64, form: &UploadForm) -> Vec<u8> {
-    let mut doc = Doc::new();
-    doc.open("data", &[]);
-    doc.text("url", &form.url);
-    doc.open("request_header", &[]);
-    doc.text("date", &form.date);
-    doc.close("request_header");
-    doc.open("post_param", &[]);
-    for (name, value) in &form.fields {
-        doc.text(name, value);
-    }
-    doc.close("post_param");
-    doc.num("data_id", data_id);
-    doc.close("data");
-    doc.finish()
+    upload_answer(data_id, form, None)
 }
 
 /// The answer of a version prepare: the prepare's `<data>` plus the new `<version>`.
 pub fn prepared_version(data_id: u64, version: u32, form: &UploadForm) -> Vec<u8> {
+    upload_answer(data_id, form, Some(version))
+}
+
+fn upload_answer(data_id: u64, form: &UploadForm, version: Option<u32>) -> Vec<u8> {
     let mut doc = Doc::new();
     doc.open("data", &[]);
     doc.text("url", &form.url);
@@ -301,7 +292,9 @@ pub fn prepared_version(data_id: u64, version: u32, form: &UploadForm) -> Vec<u8
     }
     doc.close("post_param");
     doc.num("data_id", data_id);
-    doc.num("version", version);
+    if let Some(version) = version {
+        doc.num("version", version);
+    }
     doc.close("data");
     doc.finish()
 }

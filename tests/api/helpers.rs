@@ -223,6 +223,9 @@ pub fn post_form(url: &str, fields: &[(String, String)], file: &[u8]) -> Resp {
     )
 }
 
+/// A forged upload: what was changed, the fields and the file posted.
+pub type Tampered = (&'static str, Vec<(String, String)>, Vec<u8>);
+
 /// A prepare's form: the URL, the `post_param` fields in order, and the data_id.
 pub struct Form {
     pub url: String,
@@ -252,6 +255,46 @@ impl Form {
 
     pub fn post(&self, file: &[u8]) -> Resp {
         post_form(&self.url, &self.fields, file)
+    }
+
+    /// Forged variants of this form for `file` (which has the size the form was made
+    /// for): each must be refused with nothing stored. `other_policy` is the policy of
+    /// another form of the same store.
+    pub fn tampered(&self, file: &[u8], other_policy: &str) -> Vec<Tampered> {
+        let (signature, forged) = if self.fields.iter().any(|(k, _)| k == "x-amz-signature") {
+            ("x-amz-signature", "0".repeat(64))
+        } else {
+            ("signature", "AAAAAAAAAAAAAAAAAAAAAAAAAAA=".to_owned())
+        };
+        let longer: Vec<u8> = file.iter().copied().chain([0]).collect();
+        vec![
+            (
+                "changed policy",
+                self.with("policy", other_policy),
+                file.to_vec(),
+            ),
+            (
+                "bad signature",
+                self.with(signature, &forged),
+                file.to_vec(),
+            ),
+            (
+                "other key",
+                self.with("key", "objects/elsewhere.bin"),
+                file.to_vec(),
+            ),
+            (
+                "extra field",
+                self.with("x-amz-meta-evil", "1"),
+                file.to_vec(),
+            ),
+            ("one byte more", self.fields.clone(), longer),
+            (
+                "one byte less",
+                self.fields.clone(),
+                file[..file.len() - 1].to_vec(),
+            ),
+        ]
     }
 }
 
