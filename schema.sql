@@ -39,6 +39,8 @@ CREATE TABLE objects (
     blob_key         TEXT,               -- key of the current file; NULL for meta-only objects
     version          INTEGER NOT NULL DEFAULT 1  -- number of the current file version
 );
+-- A principal's objects in data_id order: listing one's own data, export, erase.
+CREATE INDEX objects_owner ON objects (namespace, owner_id, data_id);
 -- Uploads awaiting complete, found by the sweeper.
 CREATE INDEX objects_uploading ON objects (created_time) WHERE state = 0;
 -- User data starts at 1,000,000 (NEX): seed the AUTOINCREMENT counter.
@@ -84,6 +86,8 @@ CREATE TABLE rating_entries (
     rated_time  INTEGER NOT NULL,
     PRIMARY KEY (data_id, slot, rater_id)
 ) WITHOUT ROWID;
+-- The ratings one principal gave: export and erase.
+CREATE INDEX rating_entries_rater ON rating_entries (rater_id);
 
 -- Duplicate-rating locks per rater, object and slot.
 CREATE TABLE rating_locks (
@@ -93,6 +97,8 @@ CREATE TABLE rating_locks (
     locked_until  INTEGER NOT NULL,
     PRIMARY KEY (data_id, slot, rater_id)
 ) WITHOUT ROWID;
+-- The locks one principal holds: export and erase.
+CREATE INDEX rating_locks_rater ON rating_locks (rater_id);
 
 -- Persistence slots: (principal, slot) holds one object that then never expires.
 CREATE TABLE persistence_slots (
@@ -122,10 +128,14 @@ CREATE INDEX object_versions_superseded ON object_versions (superseded_time)
 
 -- Files whose rows are gone, queued in the same transaction that removed the rows;
 -- the janitor deletes each file, then its entry, so a crash loses track of none.
+-- queued_time is when the file is due: the time it was queued, or, for an upload whose
+-- POST form is still valid (an erase), when that form expires, so a late POST is undone.
 CREATE TABLE blob_deletions (
     blob_key     TEXT    PRIMARY KEY,
     queued_time  INTEGER NOT NULL
 ) WITHOUT ROWID;
+-- The janitor takes due files oldest first.
+CREATE INDEX blob_deletions_due ON blob_deletions (queued_time);
 
 -- Whatever removes an object or a version (janitor, erase, cascades) queues its file.
 CREATE TRIGGER objects_queue_file AFTER DELETE ON objects

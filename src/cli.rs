@@ -1,7 +1,8 @@
-//! The `nexds` command line: `serve`, and `token create|list|revoke`, which work
-//! on the database directly and so also while the server runs.
+//! The `nexds` command line: `serve`, and `token create|list|revoke`, `purge`,
+//! `export` and `erase`, which work on the database directly and so also while the
+//! server runs.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
@@ -9,6 +10,7 @@ use crate::auth;
 use crate::config::Settings;
 use crate::domain::{self, time};
 use crate::janitor;
+use crate::principals::{self, WriterSink};
 use crate::startup::{self, Application};
 use crate::store::Store;
 
@@ -34,6 +36,24 @@ pub enum Command {
     /// Remove now what the janitor would: uploads never completed, expired objects,
     /// deleted objects past the retention window, and their files. Safe while the server runs.
     Purge,
+    /// Write everything a principal has in a namespace to a tar archive (objects in
+    /// every state with their files, persistence slots, ratings given).
+    Export {
+        #[arg(long)]
+        namespace: String,
+        #[arg(long, value_name = "PID")]
+        principal: u32,
+        /// Archive to write; `-` for stdout.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Remove everything a principal has in a namespace, for good, and print the counts.
+    Erase {
+        #[arg(long)]
+        namespace: String,
+        #[arg(long, value_name = "PID")]
+        principal: u32,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -63,6 +83,15 @@ pub fn run(cli: Cli, settings: Settings) -> CliResult {
     match cli.command {
         Command::Serve => serve(settings),
         Command::Purge => purge(settings),
+        Command::Export {
+            namespace,
+            principal,
+            out,
+        } => export(settings, namespace, principal, &out),
+        Command::Erase {
+            namespace,
+            principal,
+        } => erase(settings, namespace, principal),
         Command::Token { action } => {
             let store = Store::open(&settings.data_dir, settings.durability)?;
             token(&store, action)
@@ -80,12 +109,7 @@ fn serve(settings: Settings) -> CliResult {
 }
 
 fn purge(settings: Settings) -> CliResult {
-    let store = Store::open(&settings.data_dir, settings.durability)?;
-    let public_url = settings
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{}", settings.listen));
-    let blobs = startup::open_blobs(&settings, &public_url)?;
+    let (store, blobs) = open_data(&settings)?;
     let report = actix_web::rt::System::new().block_on(janitor::run_once(
         &store,
         &blobs,
@@ -99,6 +123,94 @@ fn purge(settings: Settings) -> CliResult {
         report.rows.deleted,
         report.versions,
         report.files
+    );
+    Ok(())
+}
+
+/// The store and the file store, opened as the server opens them.
+fn open_data(
+    settings: &Settings,
+) -> Result<(Store, crate::blob::Blobs), Box<dyn std::error::Error>> {
+    let store = Store::open(&settings.data_dir, settings.durability)?;
+    let public_url = settings
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", settings.listen));
+    let blobs = startup::open_blobs(settings, &public_url)?;
+    Ok((store, blobs))
+}
+
+fn check_principal_args(namespace: &str, principal: u32) -> CliResult {
+    domain::check_namespace(namespace)?;
+    if principal == 0 {
+        return Err("principal ID 0 is not a principal".into());
+    }
+    Ok(())
+}
+
+fn export(settings: Settings, namespace: String, principal: u32, out: &Path) -> CliResult {
+    check_principal_args(&namespace, principal)?;
+    let (store, blobs) = open_data(&settings)?;
+    let to_stdout = out.as_os_str() == "-";
+    // A file is written beside its final name and renamed when complete, so a
+    // failed export never leaves an archive that looks whole.
+    let mut partial = out.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    let written = actix_web::rt::System::new().block_on(async {
+        let export =
+            principals::plan_export(&store, &blobs, namespace.clone(), principal, time::now())
+                .await?;
+        let summary = (export.objects, export.files, export.size());
+        if to_stdout {
+            let mut sink = WriterSink(tokio::io::stdout());
+            export.write(&blobs, &mut sink).await?;
+            tokio::io::AsyncWriteExt::flush(&mut sink.0).await?;
+        } else {
+            let file = tokio::fs::File::create(&partial).await?;
+            let mut sink = WriterSink(tokio::io::BufWriter::new(file));
+            export.write(&blobs, &mut sink).await?;
+            tokio::io::AsyncWriteExt::flush(&mut sink.0).await?;
+            sink.0.get_ref().sync_all().await?;
+            tokio::fs::rename(&partial, out).await?;
+        }
+        Ok::<_, Box<dyn std::error::Error>>(summary)
+    });
+    let (objects, files, bytes) = match written {
+        Ok(summary) => summary,
+        Err(e) => {
+            if !to_stdout {
+                let _ = std::fs::remove_file(&partial);
+            }
+            return Err(e);
+        }
+    };
+    eprintln!(
+        "exported {objects} objects and {files} files of principal {principal} in namespace \
+         {namespace} ({bytes} bytes) to {}",
+        if to_stdout {
+            "stdout".into()
+        } else {
+            out.display().to_string()
+        }
+    );
+    Ok(())
+}
+
+fn erase(settings: Settings, namespace: String, principal: u32) -> CliResult {
+    check_principal_args(&namespace, principal)?;
+    let (store, blobs) = open_data(&settings)?;
+    let erased = actix_web::rt::System::new().block_on(principals::erase(
+        &store,
+        &blobs,
+        namespace,
+        principal,
+        time::now(),
+        settings.upload_form_secs,
+    ))?;
+    println!(
+        "erased {} objects, {} files, {} ratings, {} persistence slots",
+        erased.objects, erased.files, erased.ratings, erased.persistence
     );
     Ok(())
 }

@@ -65,7 +65,7 @@ pub async fn run_once(
         versions: purge_versions(store, retention, now).await?,
         files: 0,
     };
-    report.files = delete_queued_files(store, blobs).await?;
+    report.files = delete_queued_files(store, blobs, now).await?;
     if let Some(local) = blobs.local() {
         local
             .sweep_temp(Duration::from_secs(3600))
@@ -117,11 +117,15 @@ pub async fn purge_versions(
     }
 }
 
-/// Deletes every queued file, then forgets it.
-pub async fn delete_queued_files(store: &Store, blobs: &Blobs) -> Result<usize, ApiError> {
+/// Deletes every queued file that is due at `now`, then forgets it.
+pub async fn delete_queued_files(
+    store: &Store,
+    blobs: &Blobs,
+    now: i64,
+) -> Result<usize, ApiError> {
     let mut deleted = 0;
     loop {
-        let keys = store.queued_blob_deletions(BATCH).await?;
+        let keys = store.queued_blob_deletions(BATCH, now).await?;
         let last = keys.len() < BATCH;
         for key in keys {
             blobs.delete(&key).await.map_err(ApiError::internal)?;

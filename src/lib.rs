@@ -11,6 +11,7 @@ pub mod domain;
 pub mod error;
 pub mod handlers;
 pub mod janitor;
+pub mod principals;
 pub mod secrets;
 pub mod sign;
 pub mod startup;

@@ -5,7 +5,7 @@
 use std::fmt;
 
 use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use hmac::{Hmac, Mac};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use sha1::Sha1;
@@ -394,6 +394,26 @@ pub fn link_signature(secret: &[u8], data_id: u64, key: &str, expires_at: i64) -
     hex::encode(hmac256(secret, &format!("{data_id}\n{key}\n{expires_at}")))
 }
 
+/// A listing's page token: URL-safe Base64 (unpadded) of the last data_id shown
+/// (8 bytes, big-endian) and the first 12 bytes of an HMAC-SHA256 over `scope`
+/// (the listing it belongs to) and that id. Opaque to clients, and a token made up
+/// or taken from another listing is told apart.
+pub fn page_token(secret: &[u8], scope: &str, last_id: u64) -> String {
+    let mut bytes = last_id.to_be_bytes().to_vec();
+    bytes.extend_from_slice(&hmac256(secret, &format!("page\n{scope}\n{last_id}"))[..12]);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The last data_id of a [`page_token`] made for `scope`, or `None` if it is not one.
+pub fn page_token_id(secret: &[u8], scope: &str, token: &str) -> Option<u64> {
+    let bytes = URL_SAFE_NO_PAD.decode(token.trim()).ok()?;
+    let (id, mac) = bytes.split_at_checked(8)?;
+    let last_id = u64::from_be_bytes(id.try_into().ok()?);
+    let mut expected = Hmac::<Sha256>::new_from_slice(secret).ok()?;
+    expected.update(format!("page\n{scope}\n{last_id}").as_bytes());
+    (mac.len() == 12 && expected.verify_truncated_left(mac).is_ok()).then_some(last_id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -596,6 +616,22 @@ mod tests {
         assert_ne!(a, link_signature(b"s", 1, "j", 10));
         assert_ne!(a, link_signature(b"s", 1, "k", 11));
         assert_ne!(a, link_signature(b"t", 1, "k", 10));
+    }
+
+    #[test]
+    fn page_tokens_carry_the_id_and_belong_to_their_listing() {
+        let token = page_token(b"s", "default/100/all", 1_000_042);
+        assert_eq!(
+            page_token_id(b"s", "default/100/all", &token),
+            Some(1_000_042)
+        );
+        assert_eq!(page_token_id(b"s", "default/100/deleted", &token), None);
+        assert_eq!(page_token_id(b"t", "default/100/all", &token), None);
+        assert!(!token.contains(['+', '/', '=']), "{token}");
+        let forged = URL_SAFE_NO_PAD.encode(1_000_000u64.to_be_bytes());
+        assert_eq!(page_token_id(b"s", "default/100/all", &forged), None);
+        assert_eq!(page_token_id(b"s", "default/100/all", "%%%"), None);
+        assert_eq!(page_token_id(b"s", "default/100/all", ""), None);
     }
 
     #[test]

@@ -66,6 +66,7 @@ impl Application {
             public_url: public_url.clone(),
             upload_form_secs: settings.upload_form_secs,
             upload_timeout_secs: settings.upload_timeout_secs,
+            retention_secs: settings.retention().deleted_secs,
             link_secret: link_secret(&settings)?,
         });
         let mut server = HttpServer::new(move || {

@@ -7,10 +7,11 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use bytes::BytesMut;
 use md5::{Digest, Md5};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::blob::{BlobError, UploadForm, http_date};
+use crate::blob::{BlobError, FileStream, UploadForm, http_date};
 use crate::secrets;
 use crate::sign::{self, Credentials, ObjectUrl, PostUpload, SignatureVersion};
 
@@ -116,6 +117,31 @@ impl LocalStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// The file of `key` in chunks of up to 64 KiB, `None` if there is none.
+    pub async fn read(&self, key: &str) -> Result<Option<FileStream>, BlobError> {
+        let Some(path) = self.path_for(key) else {
+            return Ok(None);
+        };
+        let file = match tokio::fs::File::open(&path).await {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        if !file.metadata().await?.is_file() {
+            return Ok(None);
+        }
+        let chunks = futures_util::stream::try_unfold(file, |mut file| async move {
+            let mut buf = BytesMut::zeroed(64 * 1024);
+            let n = file.read(&mut buf).await?;
+            if n == 0 {
+                return Ok(None);
+            }
+            buf.truncate(n);
+            Ok(Some((buf.freeze(), file)))
+        });
+        Ok(Some(Box::pin(chunks)))
     }
 
     pub async fn delete(&self, key: &str) -> Result<(), BlobError> {

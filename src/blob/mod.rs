@@ -1,6 +1,7 @@
 //! File storage: the local store under the data dir (uploads served by nexds
 //! itself) or an S3-compatible store. Clients upload with a signed POST form
-//! and download from presigned URLs; nexds only heads and deletes.
+//! and download from presigned URLs; nexds itself heads, deletes, and reads files
+//! as a stream for exports.
 
 pub mod local;
 pub mod post_policy;
@@ -8,7 +9,11 @@ pub mod presigned;
 pub mod s3;
 pub mod s3_error;
 
+use std::pin::Pin;
 use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::Stream;
 
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc2822;
@@ -33,6 +38,9 @@ pub struct UploadForm {
     pub date: String,
     pub fields: Vec<(String, String)>,
 }
+
+/// The content of a stored file, chunk by chunk.
+pub type FileStream = Pin<Box<dyn Stream<Item = Result<Bytes, BlobError>> + Send>>;
 
 /// The configured store.
 #[derive(Clone)]
@@ -70,6 +78,15 @@ impl Blobs {
         match self {
             Blobs::Local(store) => store.size_of(key).await,
             Blobs::S3(store) => store.size_of(key).await,
+        }
+    }
+
+    /// The file's content as a stream, `None` if there is none. Nothing is held in
+    /// memory beyond one chunk.
+    pub async fn read(&self, key: &str) -> Result<Option<FileStream>, BlobError> {
+        match self {
+            Blobs::Local(store) => store.read(key).await,
+            Blobs::S3(store) => store.read(key).await,
         }
     }
 

@@ -5,7 +5,9 @@ use s3::Bucket;
 use s3::Region;
 use s3::creds::Credentials as S3Credentials;
 
-use crate::blob::{BlobError, UploadForm, http_date};
+use futures_util::TryStreamExt;
+
+use crate::blob::{BlobError, FileStream, UploadForm, http_date};
 use crate::config::S3Settings;
 use crate::sign::{self, Credentials, ObjectUrl, PostUpload, SignatureVersion};
 
@@ -83,6 +85,24 @@ impl S3Store {
             200 => Ok(head.content_length.and_then(|n| u64::try_from(n).ok())),
             404 => Ok(None),
             other => Err(BlobError::S3(format!("HEAD {key}: HTTP {other}"))),
+        }
+    }
+
+    /// A GET of `key` as a stream, `None` on 404.
+    pub async fn read(&self, key: &str) -> Result<Option<FileStream>, BlobError> {
+        let response = self
+            .bucket
+            .get_object_stream(key)
+            .await
+            .map_err(|e| BlobError::S3(e.to_string()))?;
+        match response.status_code {
+            200 => Ok(Some(Box::pin(
+                response
+                    .bytes
+                    .map_err(|e| BlobError::S3(format!("GET body: {e}"))),
+            ))),
+            404 => Ok(None),
+            other => Err(BlobError::S3(format!("GET {key}: HTTP {other}"))),
         }
     }
 

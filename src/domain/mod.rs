@@ -5,6 +5,7 @@ pub mod caller;
 pub mod object;
 pub mod persistence;
 pub mod prepare;
+pub mod principal;
 pub mod rating;
 pub mod search;
 pub mod time;

@@ -167,6 +167,17 @@ pub enum State {
     Deleted = 2,
 }
 
+impl State {
+    /// The name in nexds's `<state>` element (listing and export; not in the spec).
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Uploading => "uploading",
+            State::Ready => "ready",
+            State::Deleted => "deleted",
+        }
+    }
+}
+
 /// One DataStore object as the rules see it.
 #[derive(Debug, Clone)]
 pub struct Object {

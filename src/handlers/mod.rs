@@ -5,6 +5,7 @@ mod data;
 mod metainfo;
 mod passwordinfo;
 mod persistence;
+mod principals;
 mod ratings;
 mod search;
 mod storage;
@@ -37,7 +38,9 @@ pub struct AppState {
     pub upload_form_secs: i64,
     /// Uploads not completed within this many seconds are dropped.
     pub upload_timeout_secs: i64,
-    /// Signs nexds's own download links.
+    /// Deleted objects are kept this many seconds before the janitor removes them.
+    pub retention_secs: i64,
+    /// Signs nexds's own download links and the page tokens of listings.
     pub link_secret: Vec<u8>,
 }
 
@@ -104,6 +107,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     resource("/data/complete/{data_id}").route(post().to(data::complete_upload)),
                 )
                 .service(resource("/data/delete").route(post().to(data::delete_datas)))
+                .service(resource("/data/mine").route(get().to(data::list_own_data)))
                 .service(resource("/data/{data_id}").route(delete().to(data::delete_data)))
                 .service(resource("/data/{data_id}/delete").route(post().to(data::delete_data)))
                 .service(resource("/data/{data_id}/restore").route(post().to(versions::reconcile)))
@@ -145,6 +149,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(
                     resource("/persistenceinfo/{principal_id}/{slot}/delete")
                         .route(post().to(persistence::unperpetuate)),
+                )
+                // GS2-Datastore's per-user operations (README "Principals").
+                .service(
+                    resource("/principals/{principal_id}")
+                        .route(delete().to(principals::erase_principal)),
+                )
+                .service(
+                    resource("/principals/{principal_id}/erase")
+                        .route(post().to(principals::erase_principal)),
+                )
+                .service(
+                    resource("/principals/{principal_id}/export")
+                        .route(get().to(principals::export_principal)),
                 ),
         )
         .service(resource("/download/{data_id}").route(get().to(urlinfo::follow_download_link)))

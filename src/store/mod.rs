@@ -4,6 +4,7 @@
 
 pub mod objects;
 pub mod persistence;
+pub mod principals;
 pub mod purge;
 pub mod ratings;
 pub mod search;

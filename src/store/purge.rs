@@ -69,13 +69,18 @@ impl Store {
         .await
     }
 
-    /// Up to `limit` queued file keys.
-    pub async fn queued_blob_deletions(&self, limit: usize) -> Result<Vec<String>, ApiError> {
+    /// Up to `limit` queued file keys that are due at `now`.
+    pub async fn queued_blob_deletions(
+        &self,
+        limit: usize,
+        now: i64,
+    ) -> Result<Vec<String>, ApiError> {
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT blob_key FROM blob_deletions ORDER BY queued_time LIMIT ?1",
+                "SELECT blob_key FROM blob_deletions WHERE queued_time <= ?2
+                 ORDER BY queued_time LIMIT ?1",
             )?;
-            let keys = stmt.query_map([limit as i64], |r| r.get(0))?;
+            let keys = stmt.query_map(params![limit as i64, now], |r| r.get(0))?;
             Ok(keys.collect::<Result<_, _>>()?)
         })
         .await

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use crate::blob::UploadForm;
 use crate::domain::persistence::PersistenceInfo;
+use crate::domain::principal::{Erased, GivenRating, OwnedObject, RatingLock};
 use crate::domain::rating::RatingSlot;
 use crate::domain::search::SearchPage;
 use crate::domain::{Object, Permission, time};
@@ -107,6 +108,17 @@ fn metainfo_list(
 
 fn metainfo(doc: &mut Doc, o: &Object, include: Include, url: Option<&String>) {
     doc.open("metainfo", &[]);
+    metainfo_fields(doc, o, include);
+    if include.url
+        && let Some(url) = url
+    {
+        doc.text("url", url);
+    }
+    doc.close("metainfo");
+}
+
+/// The children of a `<metainfo>`, in the spec's order.
+fn metainfo_fields(doc: &mut Doc, o: &Object, include: Include) {
     doc.num("data_id", o.data_id);
     doc.text("name", &o.name);
     doc.num("owner_id", o.owner_id);
@@ -148,15 +160,9 @@ fn metainfo(doc: &mut Doc, o: &Object, include: Include, url: Option<&String>) {
             doc.close("ratings");
         }
     }
-    if include.url
-        && let Some(url) = url
-    {
-        doc.text("url", url);
-    }
     if include.version {
         doc.num("version", o.version);
     }
-    doc.close("metainfo");
 }
 
 fn permission(doc: &mut Doc, name: &str, p: &Permission) {
@@ -348,6 +354,128 @@ pub fn urlinfos(urls: &[(u64, String)]) -> Vec<u8> {
         }
         doc.close("urlinfos");
     }
+    doc.finish()
+}
+
+// nexds's own documents for the GS2-Datastore features (README "Principals").
+
+/// `<metainfos length="n" next_page_token="…">` of a listing of one's own data:
+/// each `<metainfo>` as GET metainfo writes it, then `<state>`. The token is there
+/// only when another page follows.
+pub fn listing(objects: &[Object], include: Include, next_page_token: Option<&str>) -> Vec<u8> {
+    let mut doc = Doc::new();
+    let length = objects.len().to_string();
+    let mut attrs = vec![("length", length.as_str())];
+    if let Some(token) = next_page_token {
+        attrs.push(("next_page_token", token));
+    }
+    if objects.is_empty() {
+        doc.empty("metainfos", &attrs);
+    } else {
+        doc.open("metainfos", &attrs);
+        for o in objects {
+            doc.open("metainfo", &[]);
+            metainfo_fields(&mut doc, o, include);
+            doc.text("state", o.state.name());
+            doc.close("metainfo");
+        }
+        doc.close("metainfos");
+    }
+    doc.finish()
+}
+
+/// `metainfos.xml` of an export: every `<metainfo>` with meta_binary, tags and
+/// ratings, then what the spec has no element for: `<state>`, `<deleted_time>` (deleted
+/// objects), `<access_password>`, `<update_password>`, and `<file>` with the path
+/// and size of the file in the archive (objects whose file is stored).
+pub fn export_metainfos(objects: &[OwnedObject], file_sizes: &[Option<u64>]) -> Vec<u8> {
+    let all = Include {
+        meta_binary: true,
+        tags: true,
+        ratings: true,
+        url: false,
+        version: true,
+    };
+    let mut doc = Doc::new();
+    let length = objects.len().to_string();
+    if objects.is_empty() {
+        doc.empty("metainfos", &[("length", &length)]);
+        return doc.finish();
+    }
+    doc.open("metainfos", &[("length", &length)]);
+    for (owned, size) in objects.iter().zip(file_sizes) {
+        let o = &owned.object;
+        doc.open("metainfo", &[]);
+        metainfo_fields(&mut doc, o, all);
+        doc.text("state", o.state.name());
+        if let Some(deleted) = owned.deleted_time {
+            doc.text("deleted_time", &time::format(deleted));
+        }
+        doc.num("access_password", o.access_password);
+        doc.num("update_password", o.update_password);
+        if let Some(size) = size {
+            doc.open("file", &[]);
+            doc.text("path", &export_file_path(o.data_id));
+            doc.num("size", size);
+            doc.close("file");
+        }
+        doc.close("metainfo");
+    }
+    doc.close("metainfos");
+    doc.finish()
+}
+
+/// Where an object's file sits in an export archive.
+pub fn export_file_path(data_id: u64) -> String {
+    format!("files/{data_id}")
+}
+
+/// `ratings_given.xml` of an export: the ratings a principal gave in `modifiable`
+/// slots (`<ratings_given>`) and the rating locks they hold (`<rating_locks>`).
+pub fn ratings_given(ratings: &[GivenRating], locks: &[RatingLock]) -> Vec<u8> {
+    let mut doc = Doc::new();
+    let length = ratings.len().to_string();
+    if ratings.is_empty() {
+        doc.empty("ratings_given", &[("length", &length)]);
+    } else {
+        doc.open("ratings_given", &[("length", &length)]);
+        for r in ratings {
+            doc.open("rating", &[]);
+            doc.num("data_id", r.data_id);
+            doc.num("slot", r.slot);
+            doc.num("rating_value", r.value);
+            doc.text("rated_time", &time::format(r.rated_time));
+            doc.close("rating");
+        }
+        doc.close("ratings_given");
+    }
+    let length = locks.len().to_string();
+    if locks.is_empty() {
+        doc.empty("rating_locks", &[("length", &length)]);
+    } else {
+        doc.open("rating_locks", &[("length", &length)]);
+        for l in locks {
+            doc.open("rating_lock", &[]);
+            doc.num("data_id", l.data_id);
+            doc.num("slot", l.slot);
+            doc.text("locked_until", &time::format(l.locked_until));
+            doc.close("rating_lock");
+        }
+        doc.close("rating_locks");
+    }
+    doc.finish()
+}
+
+/// `<erased>` answer of an erase: how many objects, files, ratings given and
+/// persistence slots went.
+pub fn erased(e: &Erased) -> Vec<u8> {
+    let mut doc = Doc::new();
+    doc.open("erased", &[]);
+    doc.num("objects", e.objects);
+    doc.num("files", e.files);
+    doc.num("ratings", e.ratings);
+    doc.num("persistence", e.persistence);
+    doc.close("erased");
     doc.finish()
 }
 

@@ -15,6 +15,7 @@ mod passwordinfo;
 mod permissions;
 mod persistence;
 mod prepare;
+mod principals;
 mod process;
 mod ratings;
 mod s3;
