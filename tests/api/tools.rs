@@ -50,10 +50,14 @@ fn cargo_install(krate: &str, version: &str, extra: &[&str]) -> Result<PathBuf, 
         return Ok(bin);
     }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    // Its own target dir: the outer `cargo test` may hold the lock of the project's.
     run(
         Command::new(cargo)
+            .env_remove("CARGO_TARGET_DIR")
             .args(["install", krate, "--version", version, "--locked", "--root"])
             .arg(&dir)
+            .arg("--target-dir")
+            .arg(dir.join("build"))
             .args(extra),
         &format!("{krate} {version}"),
     )?;
