@@ -82,3 +82,51 @@ fn a_malformed_query_string_is_a_core_error() {
     app.get(&format!("{V2}/metainfo?data_ids=%ZZ"), &app.title)
         .assert_error(400, "Core::InvalidArgument");
 }
+
+#[test]
+fn corrupted_bodies_never_get_a_5xx() {
+    let app = spawn_app();
+    let id = app.create(
+        &app.title,
+        "<rating_init_params><param><slot>0</slot></param></rating_init_params>",
+    );
+    let targets = [
+        ("POST", format!("{V2}/data/prepare"), "<prepare><size>0</size><flags><flag>not_use_storageserver</flag></flags><meta_binary>AA</meta_binary><tags><tag>YQ</tag></tags></prepare>".to_owned()),
+        ("PUT", format!("{V2}/metainfo/{id}"), "<change><name>n</name><tags><tag>dGFn</tag></tags><period>9</period></change>".to_owned()),
+        ("PUT", format!("{V2}/metainfo/{id}/ratings/0"), "<rate><rating_value>5</rating_value></rate>".to_owned()),
+        ("POST", format!("{V2}/data/delete"), format!("<delete><param><data_id>{}</data_id></param></delete>", id + 1000)),
+    ];
+    let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
+    for (method, path, body) in &targets {
+        let bytes = body.as_bytes();
+        for round in 0..60 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let mut mutated = bytes.to_vec();
+            let at = (seed as usize) % mutated.len();
+            if round % 3 == 0 {
+                mutated.truncate(at);
+            } else {
+                mutated[at] = [b'<', b'>', b'&', 0xff, b'-', b'x'][(seed >> 40) as usize % 6];
+            }
+            let resp = crate::helpers::send_bytes(
+                &crate::helpers::agent(),
+                method,
+                &format!("{}{path}", app.base),
+                &[("Authorization", &format!("Bearer {}", app.title))],
+                Some(mutated.clone()),
+            );
+            assert!(
+                resp.status < 500,
+                "{method} {path} {:?}: {} {}",
+                String::from_utf8_lossy(&mutated),
+                resp.status,
+                resp.body
+            );
+            if resp.status >= 400 {
+                assert!(resp.body.contains("<nex><error><code>"), "{}", resp.body);
+            }
+        }
+    }
+}
