@@ -5,7 +5,7 @@
 # Needs wrk (Debian: apt-get install wrk). Starts its own nexds on 127.0.0.1:18480.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=target/release/nexds
+bin=${NEXDS_BIN:-target/release/nexds}
 [ -x "$bin" ] || { echo "build first: cargo build --release" >&2; exit 1; }
 duration=${DURATION:-8s}
 connections=${CONNECTIONS:-64}

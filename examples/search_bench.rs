@@ -6,17 +6,16 @@
 //! cargo run --release --example search_bench -- --objects 1000000
 //! ```
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
 use nexds::config::Settings;
-use nexds::domain::search::SearchRequest;
+use nexds::domain::search::{SearchParams, SearchRequest};
 use nexds::domain::{Caller, time};
 use nexds::startup::Application;
-use nexds::store::{Durability, Store, search};
+use nexds::store::{self, Durability};
 use rusqlite::{Connection, params};
 
 #[derive(Parser)]
@@ -206,12 +205,10 @@ const SCENARIOS: [Scenario; 7] = [
 
 /// The search a query string asks for, read as the handler reads it.
 fn request(query: &str, caller: &Caller) -> Result<SearchRequest, Box<dyn std::error::Error>> {
-    let params: HashMap<String, String> = serde_urlencoded::from_str(query)?;
-    Ok(SearchRequest::parse(
-        |name| params.get(name).map(String::as_str),
-        caller,
-        |tag| nexds::xml::b64_decode("tag", tag),
-    )?)
+    let params: SearchParams = serde_urlencoded::from_str(query)?;
+    Ok(SearchRequest::parse(&params, caller, |tag| {
+        nexds::xml::b64_decode("tag", tag)
+    })?)
 }
 
 struct Stats {
@@ -252,7 +249,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if db.exists() {
         println!("reusing {}", db.display());
     } else {
-        drop(Store::open(&dir, Durability::Normal)?);
+        drop(store::open(&dir, Durability::Normal)?);
         let started = Instant::now();
         seed(&db, args.objects, now)?;
         println!(
@@ -262,7 +259,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             std::fs::metadata(&db)?.len() >> 20
         );
     }
-    let store = Store::open(&dir, Durability::Normal)?;
+    let store = store::open(&dir, Durability::Normal)?;
+    let runtime = actix_web::rt::System::new();
     let principal_token = nexds::auth::new_token()?;
     store.create_token(
         nexds::auth::hash_token(&principal_token),
@@ -272,7 +270,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
 
     println!(
-        "\nstore::search::search (count + page + load 20 objects), {} searches each",
+        "\nStore::search (count + page + load 20 objects), {} searches each",
         args.searches
     );
     println!(
@@ -286,10 +284,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (mut low, mut high) = (u64::MAX, 0);
         for i in 0..=args.searches {
             let request = request(&(scenario.query)(&mut rng), &caller)?;
-            let random = rng.next();
             let started = Instant::now();
-            let page =
-                store.read_blocking(|c| search::search(c, &caller, &request, now, random))?;
+            let page = runtime.block_on(store.search(caller.clone(), request, now))?;
             // The first run only warms the caches.
             if i > 0 {
                 times.push(started.elapsed());
@@ -325,7 +321,7 @@ fn http(
         workers: Some(2),
         ..Settings::default()
     };
-    let store = Store::open(dir, Durability::Normal)?;
+    let store = store::open(dir, Durability::Normal)?;
     store.create_token(nexds::auth::hash_token(&title), "default", None, 0)?;
     drop(store);
     let (tx, rx) = mpsc::channel();

@@ -1,18 +1,9 @@
 //! Tokens: made at random, stored as SHA-256, presented as `Authorization:
 //! Bearer <token>` or as the password of HTTP Basic (DESIGN §2).
 
-use std::future::Future;
-use std::pin::Pin;
-
-use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha256};
-
-use crate::domain::Caller;
-use crate::error::ApiError;
-use crate::handlers::AppState;
 
 /// A new random token: `nexds_` and 64 hex digits (256 bits).
 pub fn new_token() -> std::io::Result<String> {
@@ -27,7 +18,7 @@ pub fn hash_token(token: &str) -> [u8; 32] {
 }
 
 /// The token of an `Authorization` header value, Bearer or Basic.
-fn token_from_header(value: &str) -> Option<String> {
+pub fn token_from_header(value: &str) -> Option<String> {
     let (scheme, rest) = value.trim().split_once(' ')?;
     let rest = rest.trim();
     if scheme.eq_ignore_ascii_case("bearer") {
@@ -40,31 +31,6 @@ fn token_from_header(value: &str) -> Option<String> {
         return Some(password.to_owned()).filter(|t| !t.is_empty());
     }
     None
-}
-
-impl FromRequest for Caller {
-    type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Caller, ApiError>>>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let token = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(token_from_header);
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        Box::pin(async move {
-            let token = token.ok_or_else(|| {
-                ApiError::access_denied("an Authorization: Bearer <token> header is required")
-            })?;
-            let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
-            state
-                .store
-                .caller_for_token(hash_token(&token))
-                .await?
-                .ok_or_else(|| ApiError::access_denied("unknown or revoked token"))
-        })
-    }
 }
 
 #[cfg(test)]

@@ -10,9 +10,10 @@ use crate::auth;
 use crate::config::Settings;
 use crate::domain::{self, time};
 use crate::janitor;
-use crate::principals::{self, WriterSink};
+use crate::services::principal_data::{self, WriterSink};
 use crate::startup::{self, Application};
-use crate::store::Store;
+use crate::store::{self, Store};
+use crate::xml::render;
 
 #[derive(Debug, Parser)]
 #[command(name = "nexds", version, about = "NEX DataStore web API v2 server")]
@@ -93,7 +94,7 @@ pub fn run(cli: Cli, settings: Settings) -> CliResult {
             principal,
         } => erase(settings, namespace, principal),
         Command::Token { action } => {
-            let store = Store::open(&settings.data_dir, settings.durability)?;
+            let store = store::open(&settings.data_dir, settings.durability)?;
             token(&store, action)
         }
     }
@@ -131,7 +132,7 @@ fn purge(settings: Settings) -> CliResult {
 fn open_data(
     settings: &Settings,
 ) -> Result<(Store, crate::blob::Blobs), Box<dyn std::error::Error>> {
-    let store = Store::open(&settings.data_dir, settings.durability)?;
+    let store = store::open(&settings.data_dir, settings.durability)?;
     let public_url = settings
         .public_url
         .clone()
@@ -158,9 +159,15 @@ fn export(settings: Settings, namespace: String, principal: u32, out: &Path) -> 
     partial.push(".partial");
     let partial = PathBuf::from(partial);
     let written = actix_web::rt::System::new().block_on(async {
-        let export =
-            principals::plan_export(&store, &blobs, namespace.clone(), principal, time::now())
-                .await?;
+        let export = principal_data::plan_export(
+            &store,
+            &blobs,
+            namespace.clone(),
+            principal,
+            time::now(),
+            render::export_documents,
+        )
+        .await?;
         let summary = (export.objects, export.files, export.size());
         if to_stdout {
             let mut sink = WriterSink(tokio::io::stdout());
@@ -200,7 +207,7 @@ fn export(settings: Settings, namespace: String, principal: u32, out: &Path) -> 
 fn erase(settings: Settings, namespace: String, principal: u32) -> CliResult {
     check_principal_args(&namespace, principal)?;
     let (store, blobs) = open_data(&settings)?;
-    let erased = actix_web::rt::System::new().block_on(principals::erase(
+    let erased = actix_web::rt::System::new().block_on(principal_data::erase(
         &store,
         &blobs,
         namespace,

@@ -1,11 +1,8 @@
 //! The one client-facing error type: what a client can tell apart, its NEX code,
-//! result code and HTTP status, rendered as the `<nex><error>` body of DESIGN §10.
+//! result code and HTTP status (DESIGN §10). Free of HTTP and XML: the handlers
+//! answer it (`handlers::respond`), the codec renders its `<nex><error>` body.
 
 use std::fmt;
-
-use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpResponse, ResponseError};
 
 type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -70,18 +67,19 @@ impl ErrorKind {
         }
     }
 
-    pub fn status(self) -> StatusCode {
+    /// The HTTP status code of the answer.
+    pub fn status(self) -> u16 {
         match self {
-            ErrorKind::InvalidArgument | ErrorKind::MalformedRequest => StatusCode::BAD_REQUEST,
+            ErrorKind::InvalidArgument | ErrorKind::MalformedRequest => 400,
             ErrorKind::PermissionDenied
             | ErrorKind::UnderReviewing
-            | ErrorKind::OperationNotAllowed => StatusCode::FORBIDDEN,
-            ErrorKind::NotFound | ErrorKind::NoSuchEndpoint => StatusCode::NOT_FOUND,
-            ErrorKind::OverCapacity => StatusCode::CONFLICT,
-            ErrorKind::Unknown => StatusCode::INTERNAL_SERVER_ERROR,
-            ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ErrorKind::AccessDenied => StatusCode::UNAUTHORIZED,
+            | ErrorKind::OperationNotAllowed => 403,
+            ErrorKind::NotFound | ErrorKind::NoSuchEndpoint => 404,
+            ErrorKind::OverCapacity => 409,
+            ErrorKind::Unknown => 500,
+            ErrorKind::PayloadTooLarge => 413,
+            ErrorKind::MethodNotAllowed => 405,
+            ErrorKind::AccessDenied => 401,
         }
     }
 }
@@ -136,20 +134,13 @@ impl ApiError {
         }
     }
 
-    /// The body of DESIGN §10, compact, as it is written there.
-    pub fn to_xml(&self) -> String {
-        let message = if self.kind == ErrorKind::Unknown {
+    /// What the client is told: the message, or nothing of an internal cause.
+    pub fn client_message(&self) -> &str {
+        if self.kind == ErrorKind::Unknown {
             "internal error"
         } else {
             &self.message
-        };
-        format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><nex><error><code>{}</code>\
-             <result_code>{}</result_code><message>{}</message></error></nex>",
-            self.kind.code(),
-            self.kind.result_code(),
-            quick_xml::escape::escape(message)
-        )
+        }
     }
 }
 
@@ -173,66 +164,18 @@ impl std::error::Error for ApiError {
     }
 }
 
-impl ResponseError for ApiError {
-    fn status_code(&self) -> StatusCode {
-        self.kind.status()
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        if self.kind == ErrorKind::Unknown {
-            log::error!("{self}");
-        } else {
-            log::debug!("{self}");
-        }
-        let mut response = HttpResponse::build(self.status_code());
-        response.insert_header((header::CONTENT_TYPE, crate::xml::CONTENT_TYPE));
-        if self.kind == ErrorKind::AccessDenied {
-            response.insert_header((
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"nexds\""),
-            ));
-        }
-        response.body(self.to_xml())
-    }
-}
-
-impl From<rusqlite::Error> for ApiError {
-    fn from(err: rusqlite::Error) -> Self {
-        ApiError::internal(err)
-    }
-}
-
-impl From<r2d2::Error> for ApiError {
-    fn from(err: r2d2::Error) -> Self {
-        ApiError::internal(err)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn error_body_is_the_design_envelope() {
-        let err = ApiError::not_found(10);
-        assert_eq!(
-            err.to_xml(),
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><nex><error><code>DataStore::NotFound</code>\
-             <result_code>0x00690004</result_code><message>data_id 10 not found</message></error></nex>"
-        );
-        assert_eq!(err.status_code(), StatusCode::NOT_FOUND);
-    }
-
-    #[test]
-    fn internal_causes_are_never_sent() {
+    fn internal_causes_are_never_told() {
         let err = ApiError::internal("disk on fire at /secret/path");
-        assert!(!err.to_xml().contains("secret"));
-        assert_eq!(err.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
-    }
-
-    #[test]
-    fn messages_are_escaped() {
-        let err = ApiError::invalid("<name> too long & more");
-        assert!(err.to_xml().contains("&lt;name&gt; too long &amp; more"));
+        assert_eq!(err.client_message(), "internal error");
+        assert_eq!(err.kind.status(), 500);
+        assert!(
+            err.to_string().contains("secret"),
+            "the log keeps the cause"
+        );
     }
 }

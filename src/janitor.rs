@@ -12,8 +12,8 @@ use std::time::Duration;
 use crate::blob::Blobs;
 use crate::domain::time;
 use crate::error::ApiError;
+use crate::store::Purged;
 use crate::store::Store;
-use crate::store::purge::Purged;
 
 /// Rows or files per batch.
 const BATCH: usize = 100;

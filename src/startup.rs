@@ -12,9 +12,10 @@ use std::sync::Arc;
 use crate::blob::{Blobs, LocalStore, S3Store};
 use crate::config::{Settings, StorageKind};
 use crate::domain::time;
-use crate::handlers::{self, AppState};
-use crate::store::{OpenError, Store};
-use crate::{auth, error::ApiError, janitor, secrets};
+use crate::handlers::{self, BodyLimit};
+use crate::services::Services;
+use crate::store::{self, OpenError, Store};
+use crate::{auth, janitor, secrets};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -38,7 +39,7 @@ pub struct Application {
 impl Application {
     /// Must be called inside an actix system (the server's workers start here).
     pub fn build(settings: Settings) -> Result<Application, StartupError> {
-        let store = Store::open(&settings.data_dir, settings.durability)?;
+        let store = store::open(&settings.data_dir, settings.durability)?;
         bootstrap(&store, &settings)?;
 
         let listener = TcpListener::bind(&settings.listen)
@@ -58,10 +59,10 @@ impl Application {
             settings.retention(),
             settings.janitor_secs,
         );
-        let state = web::Data::new(AppState {
+        let body_limit = BodyLimit(settings.max_body_bytes);
+        let state = web::Data::new(Services {
             store,
             blobs,
-            max_body_bytes: settings.max_body_bytes,
             max_file_size: settings.max_file_size,
             public_url: public_url.clone(),
             upload_form_secs: settings.upload_form_secs,
@@ -72,6 +73,7 @@ impl Application {
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(body_limit)
                 .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
                 .configure(handlers::configure)
         })
@@ -160,7 +162,7 @@ fn bootstrap(store: &Store, settings: &Settings) -> Result<(), StartupError> {
         .map_err(|e| StartupError::Bootstrap(e.to_string()))?;
     let created = store
         .bootstrap_token(auth::hash_token(&token), time::now())
-        .map_err(|e: ApiError| StartupError::Bootstrap(e.to_string()))?;
+        .map_err(|e| StartupError::Bootstrap(e.to_string()))?;
     if created {
         log::info!(
             "created the title token of namespace 'default'; it is in {}",

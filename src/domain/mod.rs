@@ -2,15 +2,17 @@
 //! permissions, limits and expiry math (DESIGN §2–§4).
 
 pub mod caller;
+pub mod ids;
 pub mod object;
 pub mod persistence;
 pub mod prepare;
-pub mod principal;
+pub mod principal_data;
 pub mod rating;
 pub mod search;
 pub mod time;
 
 pub use caller::Caller;
+pub use ids::{DataId, PersistenceSlot, PrincipalId, RatingSlot, Version};
 pub use object::{DataFlags, Object, Permission, PermissionType, Status};
 
 use crate::error::ApiError;
@@ -81,6 +83,31 @@ pub fn parse_data_id_list(text: Option<&str>) -> Result<Vec<u64>, ApiError> {
         }
     }
     Ok(ids)
+}
+
+/// Parses `slots=0,1,2` of the batch persistenceinfo: 1..=16 slots, duplicates
+/// dropped, order kept.
+pub fn parse_persistence_slots(text: Option<&str>) -> Result<Vec<u16>, ApiError> {
+    let text = text.ok_or_else(|| ApiError::invalid("slots is required"))?;
+    let items: Vec<&str> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    if items.is_empty() || items.len() > usize::from(limits::PERSISTENCE_SLOTS) {
+        return Err(ApiError::invalid(format!(
+            "slots: {} items, 1 to 16 are allowed",
+            items.len()
+        )));
+    }
+    let mut slots = Vec::with_capacity(items.len());
+    for item in items {
+        let PersistenceSlot(slot) = item.parse()?;
+        if !slots.contains(&slot) {
+            slots.push(slot);
+        }
+    }
+    Ok(slots)
 }
 
 /// A batch holds 1..=100 items (DESIGN §9).

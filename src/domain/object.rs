@@ -1,6 +1,6 @@
 //! A DataStore object and who may read or change it (DESIGN §3, §4).
 
-use crate::domain::rating::RatingSlot;
+use crate::domain::rating::RatingTotals;
 use crate::domain::{Caller, time};
 use crate::error::{ApiError, ErrorKind};
 
@@ -203,7 +203,7 @@ pub struct Object {
     pub access_password: u64,
     pub update_password: u64,
     pub tags: Vec<Vec<u8>>,
-    pub ratings: Vec<RatingSlot>,
+    pub ratings: Vec<RatingTotals>,
     /// Held in a persistence slot: never expires.
     pub persisted: bool,
     /// Key of the current file in storage; `None` for meta-binary-only objects.
@@ -283,6 +283,65 @@ impl Object {
                 self.data_id
             )))
         }
+    }
+
+    /// The object's file may be read: read permission, and a file to read
+    /// (a meta-binary-only object has none: InvalidArgument, DESIGN §5).
+    pub fn check_file_read(&self, caller: &Caller, now: i64) -> Result<(), ApiError> {
+        self.check_read(caller, now)?;
+        self.check_has_file()
+    }
+
+    /// The object's file may be replaced or restored: update permission, and a file.
+    pub fn check_file_update(&self, caller: &Caller, now: i64) -> Result<(), ApiError> {
+        self.check_update(caller, now)?;
+        self.check_has_file()
+    }
+
+    fn check_has_file(&self) -> Result<(), ApiError> {
+        if self.has_file() {
+            Ok(())
+        } else {
+            Err(ApiError::invalid(format!(
+                "data_id {} has no file (meta-binary only)",
+                self.data_id
+            )))
+        }
+    }
+
+    /// Where the upload of this object stands for `caller`'s complete: only the
+    /// owner or a title token sees an upload, and one older than `timeout`
+    /// seconds is gone (DESIGN §5). `true` while it waits for its complete.
+    pub fn check_complete(
+        &self,
+        caller: &Caller,
+        now: i64,
+        timeout: i64,
+    ) -> Result<bool, ApiError> {
+        let id = self.data_id;
+        if self.namespace != caller.namespace || !caller.owns(self.owner_id) {
+            return Err(ApiError::not_found(id));
+        }
+        match self.state {
+            State::Ready => {
+                self.check_update(caller, now)?;
+                Ok(false)
+            }
+            State::Deleted => Err(ApiError::not_found(id)),
+            State::Uploading if self.created_time.saturating_add(timeout) <= now => {
+                Err(ApiError::new(
+                    ErrorKind::NotFound,
+                    format!("the upload of data_id {id} was not completed in time"),
+                ))
+            }
+            State::Uploading => Ok(true),
+        }
+    }
+
+    /// The expiry of an object released from its persistence slot at `now`: it
+    /// expires `period` days from then (DESIGN §7).
+    pub fn released_expiry(&self, now: i64) -> i64 {
+        time::add_days(now, self.period)
     }
 
     /// Applies `change` at time `now` with the expiry rules of DESIGN §4:

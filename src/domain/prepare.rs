@@ -1,7 +1,7 @@
 //! A checked prepare request and the object it creates (spec 12.3.2.5.2).
 
 use crate::domain::object::State;
-use crate::domain::rating::{RatingInit, RatingSlot};
+use crate::domain::rating::{RatingInit, RatingTotals};
 use crate::domain::{Caller, DataFlags, Object, Permission, Status, limits, time};
 use crate::error::ApiError;
 
@@ -104,7 +104,7 @@ impl PrepareRequest {
             ratings: self
                 .ratings
                 .iter()
-                .map(|r| RatingSlot {
+                .map(|r| RatingTotals {
                     slot: r.slot,
                     count: 0,
                     total_value: r.initial_value,

@@ -1,6 +1,12 @@
 //! Rating slots as `rating_init_params` set them up at prepare (DESIGN §6).
 
-use crate::domain::{limits, time};
+use crate::domain::{Caller, Object, limits, time};
+
+/// Who a rating counts as given by: the principal, or for a title token the
+/// server's own principal.
+pub fn rater(caller: &Caller) -> u32 {
+    caller.principal.unwrap_or(limits::SERVER_PRINCIPAL)
+}
 use crate::error::ApiError;
 
 /// Rating option flags (NEX bit values).
@@ -169,9 +175,37 @@ impl StoredRating {
         Ok(())
     }
 
+    /// `rater` may rate this slot of `object` now: not the owner where
+    /// disable_self_rating is set, and not while its lock (`locked_until`) holds.
+    pub fn check_rater(
+        &self,
+        rater: u32,
+        object: &Object,
+        locked_until: Option<i64>,
+        now: i64,
+    ) -> Result<(), ApiError> {
+        if self.settings.flags & flags::DISABLE_SELF_RATING != 0 && rater == object.owner_id {
+            return Err(ApiError::not_allowed(format!(
+                "the owner may not rate data_id {} (disable_self_rating)",
+                object.data_id
+            )));
+        }
+        if let Some(until) = locked_until
+            && until > now
+        {
+            return Err(ApiError::not_allowed(format!(
+                "principal {rater} may rate slot {} of data_id {} again at {}",
+                self.settings.slot,
+                object.data_id,
+                time::format(until)
+            )));
+        }
+        Ok(())
+    }
+
     /// The state shown to clients.
-    pub fn view(&self) -> RatingSlot {
-        RatingSlot {
+    pub fn view(&self) -> RatingTotals {
+        RatingTotals {
             slot: self.settings.slot,
             count: self.count,
             total_value: self.total_value,
@@ -225,7 +259,7 @@ fn period_end(now: i64, code: i32, hour: i32) -> Option<i64> {
 
 /// The state of an initialised rating slot.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RatingSlot {
+pub struct RatingTotals {
     pub slot: u8,
     pub count: u64,
     pub total_value: i64,

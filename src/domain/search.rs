@@ -141,18 +141,41 @@ impl Default for SearchRequest {
     }
 }
 
+/// The query string of a search: every parameter of spec 12.3.2.4.1 (and
+/// `status` for title tokens) as sent, to be checked by [`SearchRequest::parse`].
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct SearchParams {
+    pub status: Option<String>,
+    #[serde(rename = "type")]
+    pub data_type: Option<String>,
+    pub owner_ids: Option<String>,
+    pub owner_type: Option<String>,
+    pub name: Option<String>,
+    pub tags: Option<String>,
+    pub created_after: Option<String>,
+    pub created_before: Option<String>,
+    pub updated_after: Option<String>,
+    pub updated_before: Option<String>,
+    pub sort: Option<String>,
+    pub offset: Option<String>,
+    pub limit: Option<String>,
+    /// `response=`: read by the codec, not here.
+    pub response: Option<String>,
+}
+
 impl SearchRequest {
-    /// Reads the parameters of spec 12.3.2.4.1 through `param` (name → value;
-    /// unknown names are never asked for, so they are ignored). A parameter with
-    /// an empty value counts as not given. `decode_tag` reads one tag's wire form.
-    pub fn parse<'q>(
-        param: impl Fn(&str) -> Option<&'q str>,
+    /// Checks the parameters of spec 12.3.2.4.1. A parameter with an empty value
+    /// counts as not given. `decode_tag` reads one tag's wire form.
+    pub fn parse(
+        params: &SearchParams,
         caller: &Caller,
         decode_tag: impl Fn(&str) -> Result<Vec<u8>, ApiError>,
     ) -> Result<Self, ApiError> {
-        let param = |name: &str| param(name).map(str::trim).filter(|v| !v.is_empty());
+        fn given(value: &Option<String>) -> Option<&str> {
+            value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+        }
 
-        let status = match param("status") {
+        let status = match given(&params.status) {
             None => Status::None,
             Some(_) if !caller.is_title() => {
                 return Err(ApiError::permission_denied(
@@ -161,11 +184,11 @@ impl SearchRequest {
             }
             Some(status) => Status::parse(status)?,
         };
-        let data_type = param("type")
+        let data_type = given(&params.data_type)
             .map(|t| domain::parse_uint("type", t).and_then(domain::check_data_type))
             .transpose()?;
-        let owner_ids = param("owner_ids").map(owner_ids).transpose()?;
-        let owners = match (param("owner_type").unwrap_or("anybody"), owner_ids) {
+        let owner_ids = given(&params.owner_ids).map(owner_ids).transpose()?;
+        let owners = match (given(&params.owner_type).unwrap_or("anybody"), owner_ids) {
             ("anybody" | "exclude_specified_ids", None) => Owners::Anybody,
             ("anybody", Some(ids)) => Owners::Only(ids),
             ("exclude_specified_ids", Some(ids)) => Owners::AllBut(ids),
@@ -175,10 +198,10 @@ impl SearchRequest {
                 )));
             }
         };
-        let name = param("name")
+        let name = given(&params.name)
             .map(|name| domain::check_name(name).map(|()| name.to_owned()))
             .transpose()?;
-        let tags = match param("tags") {
+        let tags = match given(&params.tags) {
             Some(list) => domain::check_tags(
                 list.split(',')
                     .map(str::trim)
@@ -188,25 +211,27 @@ impl SearchRequest {
             )?,
             None => Vec::new(),
         };
-        let time = |name: &str| param(name).map(|t| unix_seconds(name, t)).transpose();
+        let time = |name: &str, value: &Option<String>| {
+            given(value).map(|t| unix_seconds(name, t)).transpose()
+        };
         let created = TimeRange {
-            after: time("created_after")?,
-            before: time("created_before")?,
+            after: time("created_after", &params.created_after)?,
+            before: time("created_before", &params.created_before)?,
         };
         let updated = TimeRange {
-            after: time("updated_after")?,
-            before: time("updated_before")?,
+            after: time("updated_after", &params.updated_after)?,
+            before: time("updated_before", &params.updated_before)?,
         };
-        let sort = param("sort")
+        let sort = given(&params.sort)
             .map(Sort::parse)
             .transpose()?
             .unwrap_or_default();
-        let offset = match param("offset") {
+        let offset = match given(&params.offset) {
             None => Offset::default(),
             Some("any") => Offset::Any,
             Some(n) => Offset::At(domain::parse_uint("offset", n)?),
         };
-        let limit = limit(param("limit"), offset)?;
+        let limit = limit(given(&params.limit), offset)?;
         Ok(SearchRequest {
             data_type,
             owners,
@@ -283,15 +308,18 @@ pub struct SearchPage {
 mod tests {
     use super::*;
     use crate::error::ErrorKind;
-    use std::collections::HashMap;
 
     fn parse_as(caller: &Caller, query: &str) -> Result<SearchRequest, ApiError> {
-        let params: HashMap<String, String> = serde_urlencoded::from_str(query).unwrap();
-        SearchRequest::parse(
-            |name| params.get(name).map(String::as_str),
-            caller,
-            |tag| crate::xml::b64_decode("tag", tag),
-        )
+        let params: SearchParams = serde_urlencoded::from_str(query).unwrap();
+        // The codec's URL-safe Base64, padded or not (DESIGN §4).
+        let b64 = base64::engine::GeneralPurpose::new(
+            &base64::alphabet::URL_SAFE,
+            base64::engine::GeneralPurposeConfig::new()
+                .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+        );
+        SearchRequest::parse(&params, caller, |tag| {
+            base64::Engine::decode(&b64, tag).map_err(|e| ApiError::invalid(e.to_string()))
+        })
     }
 
     fn parse(query: &str) -> Result<SearchRequest, ApiError> {

@@ -2,36 +2,30 @@
 //! listing one's own data in every state (GS2 describeDataObjects; not in the spec).
 
 use actix_web::{HttpResponse, web};
+use serde::Deserialize;
 
 use crate::domain::prepare::PrepareRequest;
-use crate::domain::principal::{self, ListWindow, Listed};
-use crate::domain::{self, Caller, time};
+use crate::domain::principal_data::{self, Listed};
+use crate::domain::{self, Caller, DataId, time};
 use crate::error::ApiError;
-use crate::handlers::{AppState, Body, Query, xml};
-use crate::sign;
-use crate::store::uploads::UploadState;
-use crate::xml::read::{parse_document, parse_optional_document};
+use crate::handlers::extract::{Params, Xml};
+use crate::handlers::{AppState, xml};
+use crate::services::uploads::Prepared;
 use crate::xml::render::{self, Include};
-use crate::xml::requests::param_data_ids;
+use crate::xml::requests::{CompleteRequest, DeleteRequest};
 
 /// `POST /nex/datastore/v2/data/prepare`
 pub async fn prepare_upload(
     state: web::Data<AppState>,
     caller: Caller,
-    body: Body,
+    Xml(request): Xml<PrepareRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let request = PrepareRequest::from_xml(&parse_document(&body.0, "prepare")?)?;
-    let now = time::now();
-    if request.is_meta_only(state.max_file_size)? {
-        let id = state.store.create_meta_only(caller, request, now).await?;
-        return Ok(xml(render::prepared_meta_only(id)));
-    }
-    let size = request.size;
-    let (id, key) = state.store.create_upload(caller, request, now).await?;
-    let form = state
-        .blobs
-        .upload_form(&key, size, now, now + state.upload_form_secs);
-    Ok(xml(render::prepared_upload(id, &form)))
+    Ok(xml(
+        match state.prepare_upload(caller, request, time::now()).await? {
+            Prepared::MetaOnly(id) => render::prepared_meta_only(id),
+            Prepared::Upload { data_id, form } => render::prepared_upload(data_id, &form),
+        },
+    ))
 }
 
 /// `POST /nex/datastore/v2/data/complete/{data_id}` with an optional
@@ -40,51 +34,11 @@ pub async fn prepare_upload(
 pub async fn complete_upload(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<String>,
-    body: Body,
+    id: DataId,
+    Xml(request): Xml<CompleteRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = domain::parse_data_id(&path)?;
-    let owner = match parse_optional_document(&body.0, "complete")? {
-        Some(doc) => doc
-            .one("owner_id")?
-            .map(|e| domain::check_principal(e.uint()?, "owner_id"))
-            .transpose()?,
-        None => None,
-    };
-    let now = time::now();
-    let upload = state
-        .store
-        .upload_for_complete(caller, id, now, state.upload_timeout_secs)
-        .await?;
-    let UploadState::Uploading(object) = upload else {
-        return Ok(HttpResponse::Ok().finish());
-    };
-    if let Some(owner) = owner
-        && owner != object.owner_id
-    {
-        return Err(ApiError::invalid(format!(
-            "owner_id {owner} is not the owner of data_id {id}"
-        )));
-    }
-    let key = object.blob_key.as_deref().unwrap_or_default();
-    let stored = state.blobs.size_of(key).await.map_err(ApiError::internal)?;
-    match stored {
-        Some(size) if size == object.size => {}
-        Some(size) => {
-            return Err(ApiError::not_allowed(format!(
-                "the file of data_id {id} is {size} bytes, prepare declared {}",
-                object.size
-            )));
-        }
-        None => {
-            return Err(ApiError::not_allowed(format!(
-                "no file has been uploaded for data_id {id}"
-            )));
-        }
-    }
     state
-        .store
-        .finish_upload(id, time::now() - state.upload_timeout_secs)
+        .complete_upload(caller, id, request.owner_id, time::now())
         .await?;
     Ok(HttpResponse::Ok().finish())
 }
@@ -93,9 +47,8 @@ pub async fn complete_upload(
 pub async fn delete_data(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<String>,
+    DataId(id): DataId,
 ) -> Result<HttpResponse, ApiError> {
-    let id = domain::parse_data_id(&path)?;
     let deleted = state
         .store
         .delete_objects(caller, vec![id], time::now())
@@ -107,28 +60,24 @@ pub async fn delete_data(
 pub async fn delete_datas(
     state: web::Data<AppState>,
     caller: Caller,
-    body: Body,
+    Xml(request): Xml<DeleteRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let ids = param_data_ids(&parse_document(&body.0, "delete")?)?;
-    domain::check_batch_len(ids.len(), "<param>")?;
-    let deleted = state.store.delete_objects(caller, ids, time::now()).await?;
+    domain::check_batch_len(request.ids.len(), "<param>")?;
+    let deleted = state
+        .store
+        .delete_objects(caller, request.ids, time::now())
+        .await?;
     Ok(xml(render::counted("data", "deleted", deleted)))
 }
 
-/// Whose data a listing shows: a principal token its own (naming another
-/// `owner_id` is PermissionDenied), a title token the `owner_id` it must give.
-fn listed_owner(caller: &Caller, owner_id: Option<&str>) -> Result<u32, ApiError> {
-    let named = owner_id
-        .map(|text| domain::check_principal(domain::parse_uint("owner_id", text)?, "owner_id"))
-        .transpose()?;
-    match (caller.principal, named) {
-        (Some(me), Some(owner)) if owner != me => Err(ApiError::permission_denied(format!(
-            "principal {me} may not list the data of principal {owner}"
-        ))),
-        (Some(me), _) => Ok(me),
-        (None, Some(owner)) => Ok(owner),
-        (None, None) => Err(ApiError::invalid("owner_id is required with a title token")),
-    }
+/// `?owner_id=…&status=…&limit=…&page_token=…&response=…`
+#[derive(Deserialize)]
+pub struct OwnDataQuery {
+    owner_id: Option<String>,
+    status: Option<String>,
+    limit: Option<String>,
+    page_token: Option<String>,
+    response: Option<String>,
 }
 
 /// `GET /nex/datastore/v2/data/mine?status=…&limit=…&page_token=…&owner_id=…&response=…`:
@@ -137,42 +86,30 @@ fn listed_owner(caller: &Caller, owner_id: Option<&str>) -> Result<u32, ApiError
 pub async fn list_own_data(
     state: web::Data<AppState>,
     caller: Caller,
-    query: Query,
+    Params(query): Params<OwnDataQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let owner = listed_owner(&caller, query.get("owner_id"))?;
-    let filter = Listed::parse(query.get("status"))?;
-    let limit = principal::list_limit(query.get("limit"))?;
-    let include = Include::parse(query.get("response"))?;
-    // A token belongs to one listing: namespace, owner and status filter.
-    let scope = format!("{}\n{owner}\n{}", caller.namespace, filter.name());
-    let after = match query.get("page_token").filter(|t| !t.is_empty()) {
-        None => 0,
-        Some(token) if token.len() > principal::PAGE_TOKEN_MAX_CHARS => {
-            return Err(ApiError::invalid(format!(
-                "page_token is longer than {} characters",
-                principal::PAGE_TOKEN_MAX_CHARS
-            )));
-        }
-        Some(token) => sign::page_token_id(&state.link_secret, &scope, token)
-            .ok_or_else(|| ApiError::invalid("page_token is not a token of this listing"))?,
-    };
-    let now = time::now();
-    let window = ListWindow {
-        now,
-        uploads_after: now - state.upload_timeout_secs,
-        deleted_since: now - state.retention_secs,
-    };
+    let named = query
+        .owner_id
+        .as_deref()
+        .map(|text| domain::check_principal(domain::parse_uint("owner_id", text)?, "owner_id"))
+        .transpose()?;
+    let owner = principal_data::listed_owner(&caller, named)?;
+    let filter = Listed::parse(query.status.as_deref())?;
+    let limit = principal_data::list_limit(query.limit.as_deref())?;
+    let include = Include::parse(query.response.as_deref())?;
     let page = state
-        .store
-        .owned_objects(caller.namespace, owner, filter, after, limit, window)
+        .list_own_data(
+            caller,
+            owner,
+            filter,
+            limit,
+            query.page_token.as_deref(),
+            time::now(),
+        )
         .await?;
-    let next = match page.objects.last() {
-        Some(last) if page.more => Some(sign::page_token(&state.link_secret, &scope, last.data_id)),
-        _ => None,
-    };
     Ok(xml(render::listing(
         &page.objects,
         include,
-        next.as_deref(),
+        page.next_page_token.as_deref(),
     )))
 }

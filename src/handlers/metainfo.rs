@@ -1,23 +1,30 @@
 //! Metadata: get (spec 12.3.2.1) and change (spec 12.3.2.2), single and batch.
 
 use actix_web::{HttpResponse, web};
+use serde::Deserialize;
 
-use crate::domain::{self, Caller, time};
+use crate::domain::{self, Caller, DataId, time};
 use crate::error::ApiError;
-use crate::handlers::{AppState, Body, Query, xml};
-use crate::xml::read::parse_document;
+use crate::handlers::extract::{Params, Xml};
+use crate::handlers::{AppState, xml};
 use crate::xml::render::{self, Include};
-use crate::xml::requests::change_from_xml;
+use crate::xml::requests::ChangeRequest;
+
+/// `?data_ids=…&response=…`
+#[derive(Deserialize)]
+pub struct MetainfoQuery {
+    data_ids: Option<String>,
+    response: Option<String>,
+}
 
 /// `GET /nex/datastore/v2/metainfo/{data_id}?response=…`
 pub async fn get_metainfo(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<String>,
-    query: Query,
+    DataId(id): DataId,
+    Params(query): Params<MetainfoQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = domain::parse_data_id(&path)?;
-    let include = Include::parse(query.get("response"))?;
+    let include = Include::parse(query.response.as_deref())?;
     let object = state.store.readable_object(caller, id, time::now()).await?;
     Ok(xml(render::metainfos(&[object], include)))
 }
@@ -27,10 +34,10 @@ pub async fn get_metainfo(
 pub async fn get_metainfos(
     state: web::Data<AppState>,
     caller: Caller,
-    query: Query,
+    Params(query): Params<MetainfoQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let ids = domain::parse_data_id_list(query.get("data_ids"))?;
-    let include = Include::parse(query.get("response"))?;
+    let ids = domain::parse_data_id_list(query.data_ids.as_deref())?;
+    let include = Include::parse(query.response.as_deref())?;
     let objects = state
         .store
         .visible_objects(caller, ids, time::now())
@@ -42,14 +49,12 @@ pub async fn get_metainfos(
 pub async fn change_metainfo(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<String>,
-    body: Body,
+    DataId(id): DataId,
+    Xml(request): Xml<ChangeRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = domain::parse_data_id(&path)?;
-    let (change, _) = change_from_xml(&parse_document(&body.0, "change")?)?;
     let changed = state
         .store
-        .change_objects(caller, vec![id], change, time::now())
+        .change_objects(caller, vec![id], request.change, time::now())
         .await?;
     Ok(xml(render::counted("metainfo", "changed", changed)))
 }
@@ -59,13 +64,12 @@ pub async fn change_metainfo(
 pub async fn change_metainfos(
     state: web::Data<AppState>,
     caller: Caller,
-    body: Body,
+    Xml(request): Xml<ChangeRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let (change, ids) = change_from_xml(&parse_document(&body.0, "change")?)?;
-    domain::check_batch_len(ids.len(), "<param>")?;
+    domain::check_batch_len(request.ids.len(), "<param>")?;
     let changed = state
         .store
-        .change_objects(caller, ids, change, time::now())
+        .change_objects(caller, request.ids, request.change, time::now())
         .await?;
     Ok(xml(render::counted("metainfo", "changed", changed)))
 }

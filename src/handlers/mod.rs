@@ -1,11 +1,14 @@
-//! HTTP handlers, one file per resource, and the one route table. POST
-//! aliases (`…/put`, `…/delete`) point at the same function as PUT/DELETE.
+//! HTTP handlers of the NEX endpoints, one file per resource, and the one route
+//! table. POST aliases (`…/put`, `…/delete`) point at the same function as
+//! PUT/DELETE. A handler parses (extractors), makes one service or store call,
+//! and renders.
 
 mod data;
+mod extract;
 mod metainfo;
 mod passwordinfo;
 mod persistence;
-mod principals;
+mod principal_data;
 mod ratings;
 mod search;
 mod storage;
@@ -13,36 +16,20 @@ mod urlinfo;
 mod version;
 mod versions;
 
-use std::collections::HashMap;
-use std::future::{Future, Ready, ready};
-use std::pin::Pin;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::from_fn;
+use actix_web::web;
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
 
-use actix_web::http::header;
-use actix_web::web::{self, Bytes, BytesMut};
-use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload};
-use futures_util::StreamExt;
+pub use extract::BodyLimit;
 
-use crate::blob::Blobs;
 use crate::error::{ApiError, ErrorKind};
-use crate::store::Store;
 use crate::xml::CONTENT_TYPE;
+use crate::xml::render;
 
-/// Shared by every handler.
-pub struct AppState {
-    pub store: Store,
-    pub blobs: Blobs,
-    pub max_body_bytes: usize,
-    pub max_file_size: u64,
-    pub public_url: String,
-    /// How long an upload form stays valid, in seconds.
-    pub upload_form_secs: i64,
-    /// Uploads not completed within this many seconds are dropped.
-    pub upload_timeout_secs: i64,
-    /// Deleted objects are kept this many seconds before the janitor removes them.
-    pub retention_secs: i64,
-    /// Signs nexds's own download links and the page tokens of listings.
-    pub link_secret: Vec<u8>,
-}
+/// What every handler shares.
+pub type AppState = crate::services::Services;
 
 /// A resource whose other methods get 405.
 fn resource(path: &str) -> actix_web::Resource {
@@ -57,6 +44,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         // Spec 12.3.2.8.2.1 writes the rating reset paths without `datastore/v2`.
         .service(
             web::scope("/nex/metainfo")
+                .wrap(from_fn(extract::authenticate))
                 .service(resource("/ratings/delete").route(post().to(ratings::reset_ratings_batch)))
                 .service(resource("/{data_id}/ratings").route(delete().to(ratings::reset_ratings)))
                 .service(
@@ -65,6 +53,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(
             web::scope("/nex/datastore/v2")
+                .wrap(from_fn(extract::authenticate))
                 .service(
                     resource("/metainfo")
                         .route(get().to(metainfo::get_metainfos))
@@ -110,7 +99,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource("/data/mine").route(get().to(data::list_own_data)))
                 .service(resource("/data/{data_id}").route(delete().to(data::delete_data)))
                 .service(resource("/data/{data_id}/delete").route(post().to(data::delete_data)))
-                .service(resource("/data/{data_id}/restore").route(post().to(versions::reconcile)))
+                .service(
+                    resource("/data/{data_id}/restore").route(post().to(versions::restore_data)),
+                )
                 .service(
                     resource("/data/{data_id}/versions").route(get().to(versions::list_versions)),
                 )
@@ -153,15 +144,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 // GS2-Datastore's per-user operations (README "Principals").
                 .service(
                     resource("/principals/{principal_id}")
-                        .route(delete().to(principals::erase_principal)),
+                        .route(delete().to(principal_data::erase_principal)),
                 )
                 .service(
                     resource("/principals/{principal_id}/erase")
-                        .route(post().to(principals::erase_principal)),
+                        .route(post().to(principal_data::erase_principal)),
                 )
                 .service(
                     resource("/principals/{principal_id}/export")
-                        .route(get().to(principals::export_principal)),
+                        .route(get().to(principal_data::export_principal)),
                 ),
         )
         .service(resource("/download/{data_id}").route(get().to(urlinfo::follow_download_link)))
@@ -201,71 +192,25 @@ fn xml(body: Vec<u8>) -> HttpResponse {
         .body(body)
 }
 
-/// The request body, read up to the configured limit (413 past it).
-pub struct Body(pub Bytes);
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.kind.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
 
-impl FromRequest for Body {
-    type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Body, ApiError>>>>;
-
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req
-            .app_data::<web::Data<AppState>>()
-            .map_or(256 * 1024, |s| s.max_body_bytes);
-        let too_large = move || {
-            ApiError::new(
-                ErrorKind::PayloadTooLarge,
-                format!("the request body is larger than {limit} bytes"),
-            )
-        };
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        if declared.is_some_and(|n| n > limit) {
-            return Box::pin(ready(Err(too_large())));
+    fn error_response(&self) -> HttpResponse {
+        if self.kind == ErrorKind::Unknown {
+            log::error!("{self}");
+        } else {
+            log::debug!("{self}");
         }
-        let mut payload = payload.take();
-        Box::pin(async move {
-            let mut body = BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| {
-                    ApiError::malformed(format!("cannot read the request body: {e}"))
-                })?;
-                if body.len() + chunk.len() > limit {
-                    return Err(too_large());
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(Body(body.freeze()))
-        })
-    }
-}
-
-/// The query string as name → value (the first of repeated names wins).
-pub struct Query(HashMap<String, String>);
-
-impl Query {
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str)
-    }
-}
-
-impl FromRequest for Query {
-    type Error = ApiError;
-    type Future = Ready<Result<Query, ApiError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let parsed = serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
-            .map(|pairs| {
-                let mut map = HashMap::new();
-                for (k, v) in pairs {
-                    map.entry(k).or_insert(v);
-                }
-                Query(map)
-            })
-            .map_err(|e| ApiError::malformed(format!("malformed query string: {e}")));
-        ready(parsed)
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((header::CONTENT_TYPE, CONTENT_TYPE));
+        if self.kind == ErrorKind::AccessDenied {
+            response.insert_header((
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"nexds\""),
+            ));
+        }
+        response.body(render::error(self))
     }
 }

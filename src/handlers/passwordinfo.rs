@@ -1,19 +1,26 @@
 //! Passwords (spec 12.3.2.7): only the owner or a title token reads them.
 
 use actix_web::{HttpResponse, web};
+use serde::Deserialize;
 
-use crate::domain::{self, Caller, time};
+use crate::domain::{self, Caller, DataId, time};
 use crate::error::ApiError;
-use crate::handlers::{AppState, Query, xml};
+use crate::handlers::extract::Params;
+use crate::handlers::{AppState, xml};
 use crate::xml::render;
+
+/// `?data_ids=…`
+#[derive(Deserialize)]
+pub struct PasswordinfoQuery {
+    data_ids: Option<String>,
+}
 
 /// `GET /nex/datastore/v2/passwordinfo/{data_id}`
 pub async fn get_passwordinfo(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<String>,
+    DataId(id): DataId,
 ) -> Result<HttpResponse, ApiError> {
-    let id = domain::parse_data_id(&path)?;
     let now = time::now();
     let object = state.store.readable_object(caller.clone(), id, now).await?;
     object.check_password_read(&caller, now)?;
@@ -25,9 +32,9 @@ pub async fn get_passwordinfo(
 pub async fn get_passwordinfos(
     state: web::Data<AppState>,
     caller: Caller,
-    query: Query,
+    Params(query): Params<PasswordinfoQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let ids = domain::parse_data_id_list(query.get("data_ids"))?;
+    let ids = domain::parse_data_id_list(query.data_ids.as_deref())?;
     let now = time::now();
     let mut objects = state
         .store

@@ -1,28 +1,29 @@
 //! Persistence slots (spec 12.3.2.9): get, perpetuate and unperpetuate.
 
 use actix_web::{HttpResponse, web};
+use serde::Deserialize;
 
-use crate::domain::{self, Caller, time};
+use crate::domain::{self, Caller, PersistenceSlot, PrincipalId, time};
 use crate::error::ApiError;
-use crate::handlers::{AppState, Body, Query, xml};
-use crate::xml::read::{parse_document, parse_optional_document};
+use crate::handlers::extract::{Params, Xml};
+use crate::handlers::{AppState, xml};
 use crate::xml::render;
-use crate::xml::requests::{perpetuate_from_xml, persistence_slot, unperpetuate_from_xml};
+use crate::xml::requests::{PerpetuateRequest, UnperpetuateRequest};
 
-fn principal_and_slot(path: &(String, String)) -> Result<(u32, u16), ApiError> {
-    let principal =
-        domain::check_principal(domain::parse_uint("principal_id", &path.0)?, "principal_id")?;
-    let slot = persistence_slot(domain::parse_uint("slot", &path.1)?)?;
-    Ok((principal, slot))
+/// `?principal_id=…&slots=…`
+#[derive(Deserialize)]
+pub struct PersistenceQuery {
+    principal_id: Option<String>,
+    slots: Option<String>,
 }
 
 /// `GET /nex/datastore/v2/persistenceinfo/{principal_id}/{slot}`
 pub async fn get_persistenceinfo(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<(String, String)>,
+    PrincipalId(principal): PrincipalId,
+    PersistenceSlot(slot): PersistenceSlot,
 ) -> Result<HttpResponse, ApiError> {
-    let (principal, slot) = principal_and_slot(&path)?;
     let info = state
         .store
         .persistence_info(caller, principal, slot, time::now())
@@ -35,39 +36,16 @@ pub async fn get_persistenceinfo(
 pub async fn get_persistenceinfos(
     state: web::Data<AppState>,
     caller: Caller,
-    query: Query,
+    Params(query): Params<PersistenceQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let principal = query
-        .get("principal_id")
-        .ok_or_else(|| ApiError::invalid("principal_id is required"))?;
-    let principal = domain::check_principal(
-        domain::parse_uint("principal_id", principal)?,
-        "principal_id",
-    )?;
-    let slots = query
-        .get("slots")
-        .ok_or_else(|| ApiError::invalid("slots is required"))?;
-    let items: Vec<&str> = slots
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect();
-    if items.is_empty() || items.len() > usize::from(domain::limits::PERSISTENCE_SLOTS) {
-        return Err(ApiError::invalid(format!(
-            "slots: {} items, 1 to 16 are allowed",
-            items.len()
-        )));
-    }
-    let mut list = Vec::with_capacity(items.len());
-    for item in items {
-        let slot = persistence_slot(domain::parse_uint("slot", item)?)?;
-        if !list.contains(&slot) {
-            list.push(slot);
-        }
-    }
+    let PrincipalId(principal) = query
+        .principal_id
+        .ok_or_else(|| ApiError::invalid("principal_id is required"))?
+        .parse()?;
+    let slots = domain::parse_persistence_slots(query.slots.as_deref())?;
     let infos = state
         .store
-        .persistence_infos(caller, principal, list, time::now())
+        .persistence_infos(caller, principal, slots, time::now())
         .await?;
     Ok(xml(render::persistenceinfos(&infos)))
 }
@@ -76,20 +54,18 @@ pub async fn get_persistenceinfos(
 pub async fn perpetuate(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<(String, String)>,
-    body: Body,
+    PrincipalId(principal): PrincipalId,
+    PersistenceSlot(slot): PersistenceSlot,
+    Xml(request): Xml<PerpetuateRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let (principal, slot) = principal_and_slot(&path)?;
-    let (data_id, delete_last_object) =
-        perpetuate_from_xml(&parse_document(&body.0, "perpetuate")?)?;
     state
         .store
         .perpetuate(
             caller,
             principal,
             slot,
-            data_id,
-            delete_last_object,
+            request.data_id,
+            request.delete_last_object,
             time::now(),
         )
         .await?;
@@ -101,15 +77,19 @@ pub async fn perpetuate(
 pub async fn unperpetuate(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<(String, String)>,
-    body: Body,
+    PrincipalId(principal): PrincipalId,
+    PersistenceSlot(slot): PersistenceSlot,
+    Xml(request): Xml<UnperpetuateRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let (principal, slot) = principal_and_slot(&path)?;
-    let doc = parse_optional_document(&body.0, "unperpetuate")?;
-    let delete_last_object = unperpetuate_from_xml(doc.as_ref())?;
     let released = state
         .store
-        .unperpetuate(caller, principal, slot, delete_last_object, time::now())
+        .unperpetuate(
+            caller,
+            principal,
+            slot,
+            request.delete_last_object,
+            time::now(),
+        )
         .await?;
     Ok(xml(render::counted(
         "persistenceinfo",

@@ -3,27 +3,25 @@
 use actix_web::{HttpResponse, web};
 
 use crate::domain::rating::RateParam;
-use crate::domain::{self, Caller, time};
+use crate::domain::{self, Caller, DataId, RatingSlot, time};
 use crate::error::ApiError;
-use crate::handlers::{AppState, Body, xml};
-use crate::xml::read::parse_document;
+use crate::handlers::extract::Xml;
+use crate::handlers::{AppState, xml};
 use crate::xml::render;
-use crate::xml::requests::{
-    param_data_ids, rate_params_from_xml, rate_value_from_xml, rating_slot,
-};
+use crate::xml::requests::{RateBatchRequest, RateRequest, ResetRequest};
 
 /// `PUT /nex/datastore/v2/metainfo/{data_id}/ratings/{slot}`, alias `POST …/ratings/{slot}/put`
 pub async fn rate(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<(String, String)>,
-    body: Body,
+    DataId(data_id): DataId,
+    RatingSlot(slot): RatingSlot,
+    Xml(request): Xml<RateRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, slot) = path.into_inner();
     let param = RateParam {
-        data_id: domain::parse_data_id(&id)?,
-        slot: rating_slot("rating slot", domain::parse_uint("rating slot", &slot)?)?,
-        value: rate_value_from_xml(&parse_document(&body.0, "rate")?)?,
+        data_id,
+        slot,
+        value: request.value,
     };
     let rated = state.store.rate(caller, vec![param], time::now()).await?;
     Ok(xml(render::rated(&rated)))
@@ -34,10 +32,12 @@ pub async fn rate(
 pub async fn rate_batch(
     state: web::Data<AppState>,
     caller: Caller,
-    body: Body,
+    Xml(request): Xml<RateBatchRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let params = rate_params_from_xml(&parse_document(&body.0, "rate")?)?;
-    let rated = state.store.rate(caller, params, time::now()).await?;
+    let rated = state
+        .store
+        .rate(caller, request.params, time::now())
+        .await?;
     Ok(xml(render::rated(&rated)))
 }
 
@@ -46,9 +46,8 @@ pub async fn rate_batch(
 pub async fn reset_ratings(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<String>,
+    DataId(id): DataId,
 ) -> Result<HttpResponse, ApiError> {
-    let id = domain::parse_data_id(&path)?;
     let reset = state
         .store
         .reset_ratings(caller, vec![id], time::now())
@@ -61,10 +60,12 @@ pub async fn reset_ratings(
 pub async fn reset_ratings_batch(
     state: web::Data<AppState>,
     caller: Caller,
-    body: Body,
+    Xml(request): Xml<ResetRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let ids = param_data_ids(&parse_document(&body.0, "reset")?)?;
-    domain::check_batch_len(ids.len(), "<param>")?;
-    let reset = state.store.reset_ratings(caller, ids, time::now()).await?;
+    domain::check_batch_len(request.ids.len(), "<param>")?;
+    let reset = state
+        .store
+        .reset_ratings(caller, request.ids, time::now())
+        .await?;
     Ok(xml(render::reset(reset)))
 }

@@ -5,11 +5,11 @@ use std::collections::HashMap;
 
 use actix_web::{HttpResponse, web};
 
-use crate::domain::search::SearchRequest;
+use crate::domain::search::{SearchParams, SearchRequest};
 use crate::domain::{Caller, time};
 use crate::error::ApiError;
-use crate::handlers::urlinfo::download_url;
-use crate::handlers::{AppState, Query, xml};
+use crate::handlers::extract::Params;
+use crate::handlers::{AppState, xml};
 use crate::xml::b64_decode;
 use crate::xml::render::{self, Include};
 
@@ -18,23 +18,15 @@ use crate::xml::render::{self, Include};
 pub async fn search_metainfo(
     state: web::Data<AppState>,
     caller: Caller,
-    query: Query,
+    Params(params): Params<SearchParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let request = SearchRequest::parse(
-        |name| query.get(name),
-        &caller,
-        |tag| b64_decode("tag", tag),
-    )?;
-    let include = Include::parse_search(query.get("response"))?;
+    let request = SearchRequest::parse(&params, &caller, |tag| b64_decode("tag", tag))?;
+    let include = Include::parse_search(params.response.as_deref())?;
     let now = time::now();
     let page = state.store.search(caller, request, now).await?;
-    // response=url: the URL urlinfo would give (30 days, spec 12.3.2.4.1), without
-    // counting a reference: a list is not a download.
-    let mut urls = HashMap::new();
-    if include.url {
-        for object in page.objects.iter().filter(|o| o.blob_key.is_some()) {
-            urls.insert(object.data_id, download_url(&state, object, now, 30).await?);
-        }
-    }
+    let urls = match include.url {
+        true => state.search_urls(&page.objects, now).await?,
+        false => HashMap::new(),
+    };
     Ok(xml(render::search_result(&page, include, &urls)))
 }

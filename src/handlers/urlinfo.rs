@@ -3,60 +3,31 @@
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
+use serde::Deserialize;
 
-use crate::domain::{self, Caller, Object, time};
+use crate::domain::{self, Caller, DataId, Version, time};
 use crate::error::ApiError;
-use crate::handlers::{AppState, Query, versions, xml};
-use crate::sign;
+use crate::handlers::extract::Params;
+use crate::handlers::{AppState, xml};
+use crate::services::downloads::{DownloadLink, LinkOutcome};
 use crate::xml::render;
 
-/// urlinfo's `period`: days the URL stays valid, 1..=365, default 30.
-fn period_days(query: &Query) -> Result<u16, ApiError> {
-    match query.get("period") {
-        None => Ok(30),
-        Some(text) => domain::check_period(domain::parse_uint("period", text)?),
-    }
+/// `?data_ids=…&period=…&version=…`
+#[derive(Deserialize)]
+pub struct UrlinfoQuery {
+    data_ids: Option<String>,
+    period: Option<String>,
+    version: Option<String>,
 }
 
-/// A URL from which `object`'s file downloads for `days` days: a presigned URL of
-/// the store when it can live that long, else a signed link of nexds.
-pub(crate) async fn download_url(
-    state: &AppState,
-    object: &Object,
-    now: i64,
-    days: u16,
-) -> Result<String, ApiError> {
-    let key = object.blob_key.as_deref().unwrap_or_default();
-    let secs = i64::from(days) * time::DAY;
-    if state.blobs.presign_reaches(secs) {
-        return state
-            .blobs
-            .download_url(key, now, secs)
-            .await
-            .map_err(ApiError::internal);
+impl UrlinfoQuery {
+    /// urlinfo's `period`: days the URL stays valid, 1..=365, default 30.
+    fn days(&self) -> Result<u16, ApiError> {
+        match &self.period {
+            None => Ok(30),
+            Some(text) => domain::check_period(domain::parse_uint("period", text)?),
+        }
     }
-    let expires_at = now + secs;
-    let signature = sign::link_signature(&state.link_secret, object.data_id, key, expires_at);
-    Ok(format!(
-        "{}/download/{}?version={}&expires={expires_at}&signature={signature}",
-        state.public_url, object.data_id, object.version
-    ))
-}
-
-async fn urls(
-    state: &AppState,
-    objects: &[Object],
-    now: i64,
-    days: u16,
-) -> Result<Vec<(u64, String)>, ApiError> {
-    let mut out = Vec::with_capacity(objects.len());
-    for object in objects {
-        out.push((
-            object.data_id,
-            download_url(state, object, now, days).await?,
-        ));
-    }
-    Ok(out)
 }
 
 /// `GET /nex/datastore/v2/urlinfo/{data_id}?period=…&version=…`: counts a reference;
@@ -64,50 +35,38 @@ async fn urls(
 pub async fn get_urlinfo(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<String>,
-    query: Query,
+    DataId(id): DataId,
+    Params(query): Params<UrlinfoQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = domain::parse_data_id(&path)?;
-    let days = period_days(&query)?;
-    let version = versions::version_param(query.get("version"))?;
-    let now = time::now();
-    let old = match version {
-        Some(v) => Some(state.store.stored_version(id, v).await?.ok_or_else(|| {
-            ApiError::new(
-                crate::error::ErrorKind::NotFound,
-                format!("data_id {id} has no stored version {v}"),
-            )
-        })?),
-        None => None,
-    };
-    let mut objects = state.store.refer_objects(caller, vec![id], now).await?;
-    if let (Some(old), Some(object)) = (old, objects.first_mut()) {
-        object.blob_key = Some(old.blob_key);
-        object.version = old.version;
-    }
-    Ok(xml(render::urlinfos(
-        &urls(&state, &objects, now, days).await?,
-    )))
+    let days = query.days()?;
+    let version = query
+        .version
+        .as_deref()
+        .map(str::parse::<Version>)
+        .transpose()?;
+    let urls = state
+        .refer_urls(caller, vec![id], version, days, time::now())
+        .await?;
+    Ok(xml(render::urlinfos(&urls)))
 }
 
 /// `GET /nex/datastore/v2/urlinfo?data_ids=…&period=…`: every id, all or nothing.
 pub async fn get_urlinfos(
     state: web::Data<AppState>,
     caller: Caller,
-    query: Query,
+    Params(query): Params<UrlinfoQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let ids = domain::parse_data_id_list(query.get("data_ids"))?;
-    let days = period_days(&query)?;
-    if query.get("version").is_some() {
+    let ids = domain::parse_data_id_list(query.data_ids.as_deref())?;
+    let days = query.days()?;
+    if query.version.is_some() {
         return Err(ApiError::invalid(
             "version applies to urlinfo of one data_id",
         ));
     }
-    let now = time::now();
-    let objects = state.store.refer_objects(caller, ids, now).await?;
-    Ok(xml(render::urlinfos(
-        &urls(&state, &objects, now, days).await?,
-    )))
+    let urls = state
+        .refer_urls(caller, ids, None, days, time::now())
+        .await?;
+    Ok(xml(render::urlinfos(&urls)))
 }
 
 /// An S3-style error for download clients.
@@ -120,62 +79,49 @@ fn s3_error(status: actix_web::http::StatusCode, code: &str, message: &str) -> H
         ))
 }
 
+/// `?version=…&expires=…&signature=…` of a download link.
+#[derive(Deserialize)]
+pub struct LinkQuery {
+    version: Option<String>,
+    expires: Option<String>,
+    signature: Option<String>,
+}
+
 /// `GET /download/{data_id}?version=…&expires=…&signature=…`: a link handed out by urlinfo
 /// for periods a presigned URL cannot reach; redirects to a fresh presigned URL.
 pub async fn follow_download_link(
     state: web::Data<AppState>,
     path: web::Path<String>,
-    query: Query,
+    Params(query): Params<LinkQuery>,
 ) -> Result<HttpResponse, ApiError> {
     use actix_web::http::StatusCode;
-    let now = time::now();
-    let (Ok(id), Some(Ok(version)), Some(Ok(expires_at)), Some(signature)) = (
-        path.parse::<u64>(),
-        query.get("version").map(str::parse::<u32>),
-        query.get("expires").map(str::parse::<i64>),
-        query.get("signature"),
-    ) else {
-        return Ok(s3_error(
+    let link = DownloadLink {
+        data_id: &path,
+        version: query.version.as_deref(),
+        expires: query.expires.as_deref(),
+        signature: query.signature.as_deref(),
+    };
+    Ok(match state.follow_download_link(link, time::now()).await? {
+        LinkOutcome::Redirect(url) => HttpResponse::Found()
+            .insert_header((header::LOCATION, url))
+            .finish(),
+        LinkOutcome::Malformed => s3_error(
             StatusCode::FORBIDDEN,
             "AccessDenied",
             "malformed download link",
-        ));
-    };
-    if expires_at <= now {
-        return Ok(s3_error(
-            StatusCode::FORBIDDEN,
-            "AccessDenied",
-            "Request has expired",
-        ));
-    }
-    let live = state.store.object_with_file(id, now).await?.is_some();
-    let stored = match live {
-        true => state.store.stored_version(id, version).await?,
-        false => None,
-    };
-    let Some(stored) = stored else {
-        return Ok(s3_error(
+        ),
+        LinkOutcome::Expired => {
+            s3_error(StatusCode::FORBIDDEN, "AccessDenied", "Request has expired")
+        }
+        LinkOutcome::NoSuchKey => s3_error(
             StatusCode::NOT_FOUND,
             "NoSuchKey",
             "The specified key does not exist.",
-        ));
-    };
-    let key = stored.blob_key.as_str();
-    let expected = sign::link_signature(&state.link_secret, id, key, expires_at);
-    if !sign::same_signature(&expected, signature) {
-        return Ok(s3_error(
+        ),
+        LinkOutcome::BadSignature => s3_error(
             StatusCode::FORBIDDEN,
             "SignatureDoesNotMatch",
             "The download link is not valid",
-        ));
-    }
-    // Short-lived: the link itself carries the long validity.
-    let fresh = state
-        .blobs
-        .download_url(key, now, (expires_at - now).min(3600))
-        .await
-        .map_err(ApiError::internal)?;
-    Ok(HttpResponse::Found()
-        .insert_header((header::LOCATION, fresh))
-        .finish())
+        ),
+    })
 }

@@ -1,301 +1,490 @@
-//! SQLite metadata store. Reads go through a small pool, writes through one
-//! writer connection so they never fight over the lock; each unit of work runs
-//! off the async threads with its transaction inside. SQLite specifics stay here.
+//! The metadata store: the units of work the services and handlers call, as
+//! traits a backend implements, and the values they pass. Rules (permissions,
+//! limits, expiry) are `domain`'s; a backend loads, asks the domain, and writes.
+//!
+//! Every method is one atomic, isolated unit: a batch checks every item before
+//! it writes any, and no other writer can change what it read in between. The
+//! SQLite backend gets that from `BEGIN IMMEDIATE` (the database's write lock,
+//! whichever connection or process writes); a multi-writer backend must take row
+//! locks (`SELECT … FOR UPDATE`) or run serializable transactions.
 
-pub mod objects;
-pub mod persistence;
-pub mod principals;
-pub mod purge;
-pub mod ratings;
-pub mod search;
-pub mod tokens;
-pub mod uploads;
-pub mod versions;
+pub mod sqlite;
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::path::Path;
+use std::sync::Arc;
 
-use r2d2::Pool;
-use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use async_trait::async_trait;
 
-use crate::error::ApiError;
+use crate::domain::object::Change;
+use crate::domain::persistence::PersistenceInfo;
+use crate::domain::prepare::PrepareRequest;
+use crate::domain::principal_data::{Erased, ListWindow, Listed, OwnedPage, PrincipalData};
+use crate::domain::rating::{RateParam, RatingTotals};
+use crate::domain::search::{SearchPage, SearchRequest};
+use crate::domain::{Caller, Object};
+use crate::error::{ApiError, ErrorKind};
 
-/// The whole current schema, for a new database.
-const SCHEMA: &str = include_str!("../../schema.sql");
-/// The `PRAGMA user_version` that `schema.sql` creates.
-pub const SCHEMA_VERSION: i64 = 2;
+pub use sqlite::{Durability, OpenError};
 
-/// The upgrade to `version`: the part of `schema.sql` from the comment line that
-/// marks `(version N)` to the next such mark, so an upgraded database gets exactly
-/// what a new one does, from one text.
-fn upgrade_sql(version: i64) -> Option<&'static str> {
-    let line_start = |text: &str, at: usize| text[..at].rfind('\n').map_or(0, |i| i + 1);
-    let mark = SCHEMA.find(&format!("(version {version})"))?;
-    let rest = &SCHEMA[line_start(SCHEMA, mark)..];
-    let end = rest
-        .find(&format!("(version {})", version + 1))
-        .map_or(rest.len(), |next| line_start(rest, next));
-    Some(&rest[..end])
+/// The configured metadata store; cheap to clone.
+pub type Store = Arc<dyn MetadataStore>;
+
+/// Every unit of work of a metadata backend.
+pub trait MetadataStore:
+    Objects
+    + Uploads
+    + Ratings
+    + Persistence
+    + Search
+    + Versions
+    + Principals
+    + Purge
+    + Tokens
+    + Send
+    + Sync
+{
 }
 
-const READ_POOL_SIZE: u32 = 8;
-/// Up to this much of the database file is read through a memory map rather than
-/// copied page by page: searches visit many pages of a large database (README,
-/// "Search performance"). Address space only; the pages are the OS page cache.
-const MMAP_BYTES: i64 = 1 << 30;
-
-/// How hard a commit waits for the disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Durability {
-    /// `synchronous=FULL`: an acknowledged write survives power loss.
-    #[default]
-    Full,
-    /// `synchronous=NORMAL`: survives a crash of nexds, may lose the last
-    /// commits on power loss; several times faster on slow disks.
-    Normal,
+impl<T> MetadataStore for T where
+    T: Objects
+        + Uploads
+        + Ratings
+        + Persistence
+        + Search
+        + Versions
+        + Principals
+        + Purge
+        + Tokens
+        + Send
+        + Sync
+{
 }
 
-impl std::str::FromStr for Durability {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "full" => Ok(Durability::Full),
-            "normal" => Ok(Durability::Normal),
-            other => Err(format!("unknown durability '{other}' (full, normal)")),
-        }
-    }
+/// Opens (creating if needed) the embedded SQLite store in `data_dir`.
+pub fn open(data_dir: &Path, durability: Durability) -> Result<Store, OpenError> {
+    Ok(Arc::new(sqlite::SqliteStore::open(data_dir, durability)?))
 }
 
+/// Why a unit of work did not happen; either way nothing changed.
 #[derive(Debug, thiserror::Error)]
-pub enum OpenError {
-    #[error("cannot create the data directory {0}: {1}")]
-    DataDir(PathBuf, #[source] std::io::Error),
-    #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    #[error("connection pool error: {0}")]
-    Pool(#[from] r2d2::Error),
-    #[error(
-        "the database has schema version {0}, which this nexds ({SCHEMA_VERSION}) does not know; \
-         is it newer?"
-    )]
-    TooNew(i64),
-    #[error("schema.sql has no upgrade to version {0}")]
-    NoUpgrade(i64),
+pub enum StoreError {
+    /// A rule of the domain refused it (not found, permission, limits…).
+    #[error(transparent)]
+    Refused(ApiError),
+    /// The database failed; never the client's fault.
+    #[error("metadata store: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
-/// The metadata store; cheap to clone.
-#[derive(Clone)]
-pub struct Store {
-    pool: Pool<SqliteConnectionManager>,
-    writer: Arc<Mutex<Connection>>,
-}
-
-fn configure(conn: &Connection, durability: Durability) -> rusqlite::Result<()> {
-    conn.busy_timeout(Duration::from_secs(5))?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
-    let sync = match durability {
-        Durability::Full => "FULL",
-        Durability::Normal => "NORMAL",
-    };
-    conn.pragma_update(None, "synchronous", sync)?;
-    conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
-    Ok(())
-}
-
-fn migrate(conn: &mut Connection) -> Result<(), OpenError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    match version {
-        0 => {
-            tx.execute_batch(SCHEMA)?;
-            log::info!("created the metadata schema, version {SCHEMA_VERSION}");
-        }
-        v if v > SCHEMA_VERSION => return Err(OpenError::TooNew(v)),
-        v if v < 0 => return Err(OpenError::TooNew(v)),
-        v => {
-            for next in v + 1..=SCHEMA_VERSION {
-                let sql = upgrade_sql(next).ok_or(OpenError::NoUpgrade(next))?;
-                tx.execute_batch(sql)?;
-                tx.pragma_update(None, "user_version", next)?;
-                log::info!("upgraded the metadata schema to version {next}");
-            }
+impl From<ApiError> for StoreError {
+    fn from(err: ApiError) -> Self {
+        match err.kind {
+            ErrorKind::Unknown => StoreError::Backend(Box::new(err)),
+            _ => StoreError::Refused(err),
         }
     }
-    tx.commit()?;
-    Ok(())
 }
 
-impl Store {
-    /// Opens (creating if needed) `<data_dir>/nexds.db` and brings its schema up to date.
-    pub fn open(data_dir: &Path, durability: Durability) -> Result<Store, OpenError> {
-        std::fs::create_dir_all(data_dir)
-            .map_err(|e| OpenError::DataDir(data_dir.to_owned(), e))?;
-        let path = data_dir.join("nexds.db");
-        let mut writer = Connection::open(&path)?;
-        configure(&writer, durability)?;
-        migrate(&mut writer)?;
-        let manager = SqliteConnectionManager::file(&path).with_init(move |c| {
-            configure(c, durability)?;
-            c.pragma_update(None, "query_only", "ON")
-        });
-        let pool = Pool::builder()
-            .max_size(READ_POOL_SIZE)
-            .min_idle(Some(1))
-            .build(manager)?;
-        Ok(Store {
-            pool,
-            writer: Arc::new(Mutex::new(writer)),
-        })
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Refused(err) => err,
+            StoreError::Backend(source) => ApiError::internal(source),
+        }
     }
+}
 
-    /// Runs `f` on a pooled read connection, on this thread, inside one read
-    /// transaction so everything it reads is from one snapshot (an object and its
-    /// tags never mix before and after a concurrent write).
-    pub fn read_blocking<T>(
+/// A file queued for deletion by an erase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedFile {
+    pub key: String,
+    /// From when the janitor deletes it (and forgets it).
+    pub due: i64,
+}
+
+/// The rows one purge batch removed, by reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub uploads: usize,
+    pub expired: usize,
+    pub deleted: usize,
+}
+
+impl Purged {
+    pub fn total(&self) -> usize {
+        self.uploads + self.expired + self.deleted
+    }
+}
+
+/// One token as `nexds token list` shows it.
+#[derive(Debug, Clone)]
+pub struct TokenInfo {
+    pub id: i64,
+    pub namespace: String,
+    pub principal: Option<u32>,
+    pub created_time: i64,
+    pub revoked_time: Option<i64>,
+}
+
+/// Where an upload stands when its complete arrives.
+#[derive(Debug)]
+pub enum UploadState {
+    /// Waiting for complete: the object as prepared.
+    Uploading(Box<Object>),
+    /// Completed before (a retried complete succeeds again).
+    Complete,
+}
+
+/// One stored version as the history lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionInfo {
+    pub version: u32,
+    pub size: u64,
+    pub blob_key: String,
+    pub created_time: i64,
+}
+
+/// A version being uploaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingVersion {
+    pub version: u32,
+    pub size: u64,
+    pub blob_key: String,
+}
+
+/// Units of work of `store/sqlite/objects.rs`.
+#[async_trait]
+pub trait Objects {
+    /// Objects the caller may read, in the order asked; the rest are skipped.
+    async fn visible_objects(
         &self,
-        f: impl FnOnce(&Connection) -> Result<T, ApiError>,
-    ) -> Result<T, ApiError> {
-        let mut conn = self.pool.get()?;
-        let tx = conn.transaction()?;
-        let value = f(&tx)?;
-        tx.finish()?;
-        Ok(value)
-    }
+        caller: Caller,
+        ids: Vec<u64>,
+        now: i64,
+    ) -> Result<Vec<Object>, StoreError>;
 
-    /// Runs `f` in one immediate transaction on the writer, on this thread.
-    /// An error rolls everything back.
-    pub fn write_blocking<T>(
+    /// One object the caller may read, or the error saying why not.
+    async fn readable_object(
         &self,
-        f: impl FnOnce(&Transaction<'_>) -> Result<T, ApiError>,
-    ) -> Result<T, ApiError> {
-        let mut conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let value = f(&tx)?;
-        tx.commit()?;
-        Ok(value)
-    }
+        caller: Caller,
+        id: u64,
+        now: i64,
+    ) -> Result<Object, StoreError>;
 
-    /// [`Self::read_blocking`] on the blocking thread pool.
-    pub async fn read<T, F>(&self, f: F) -> Result<T, ApiError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
-    {
-        let store = self.clone();
-        tokio::task::spawn_blocking(move || store.read_blocking(f))
-            .await
-            .map_err(ApiError::internal)?
-    }
+    /// Creates a finished meta-binary-only object; returns its data_id.
+    async fn create_meta_only(
+        &self,
+        caller: Caller,
+        request: PrepareRequest,
+        now: i64,
+    ) -> Result<u64, StoreError>;
 
-    /// [`Self::write_blocking`] on the blocking thread pool.
-    pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<T, ApiError> + Send + 'static,
-    {
-        let store = self.clone();
-        tokio::task::spawn_blocking(move || store.write_blocking(f))
-            .await
-            .map_err(ApiError::internal)?
-    }
+    /// Creates an object whose file is still to be uploaded (invisible until
+    /// complete); returns its data_id and the key its file must have.
+    async fn create_upload(
+        &self,
+        caller: Caller,
+        request: PrepareRequest,
+        now: i64,
+    ) -> Result<(u64, String), StoreError>;
+
+    /// Applies one change to every id, all or nothing; returns how many changed.
+    async fn change_objects(
+        &self,
+        caller: Caller,
+        ids: Vec<u64>,
+        change: Change,
+        now: i64,
+    ) -> Result<usize, StoreError>;
+
+    /// Deletes every id logically, all or nothing; returns how many.
+    async fn delete_objects(
+        &self,
+        caller: Caller,
+        ids: Vec<u64>,
+        now: i64,
+    ) -> Result<usize, StoreError>;
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Units of work of `store/sqlite/persistence.rs`.
+#[async_trait]
+pub trait Persistence {
+    /// The objects in `slots` of `principal` that the caller may read; empty or
+    /// unreadable slots are skipped.
+    async fn persistence_infos(
+        &self,
+        caller: Caller,
+        principal: u32,
+        slots: Vec<u16>,
+        now: i64,
+    ) -> Result<Vec<PersistenceInfo>, StoreError>;
 
-    #[test]
-    fn a_new_database_gets_the_schema_and_reopens() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), Durability::Normal).unwrap();
-        let version: i64 = store
-            .read_blocking(|c| Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?))
-            .unwrap();
-        assert_eq!(version, SCHEMA_VERSION);
-        drop(store);
-        Store::open(dir.path(), Durability::Normal).unwrap();
-    }
+    /// One slot: NotFound when empty, else the object's read check decides.
+    async fn persistence_info(
+        &self,
+        caller: Caller,
+        principal: u32,
+        slot: u16,
+        now: i64,
+    ) -> Result<PersistenceInfo, StoreError>;
 
-    /// The `sqlite_master` rows of the database in `dir`, in a stable order.
-    fn schema_rows(dir: &Path) -> Vec<(String, String, String, Option<String>)> {
-        let conn = Connection::open(dir.join("nexds.db")).unwrap();
-        let mut stmt = conn
-            .prepare("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name")
-            .unwrap();
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap()
-    }
+    /// Puts `data_id`, which `principal` must own, in the slot; the object that
+    /// held it is released first (deleted, or expiring again from now).
+    async fn perpetuate(
+        &self,
+        caller: Caller,
+        principal: u32,
+        slot: u16,
+        data_id: u64,
+        delete_last_object: bool,
+        now: i64,
+    ) -> Result<(), StoreError>;
 
-    #[test]
-    fn a_version_1_database_upgrades_to_the_schema_of_a_new_one() {
-        // Version 1 is schema.sql without what version 2 added.
-        let cut = SCHEMA
-            .lines()
-            .position(|l| l.starts_with("--") && l.contains("(version 2)"))
-            .unwrap();
-        let mut v1: String = SCHEMA.lines().take(cut).map(|l| format!("{l}\n")).collect();
-        v1.push_str("PRAGMA user_version = 1;\n");
-        let old = tempfile::tempdir().unwrap();
-        let conn = Connection::open(old.path().join("nexds.db")).unwrap();
-        conn.execute_batch(&v1).unwrap();
-        conn.execute(
-            "INSERT INTO objects (namespace, owner_id, size, data_type, period, access_type,
-                update_type, state, created_time, updated_time, referred_time, expire_time,
-                access_password, update_password)
-             VALUES ('default', 100, 0, 7, 90, 0, 3, 1, 1, 1, 1, 2, 1, 1)",
-            [],
-        )
-        .unwrap();
-        drop(conn);
-        assert!(
-            !schema_rows(old.path())
-                .iter()
-                .any(|r| r.1 == "objects_search_by_type")
-        );
+    /// Empties the slot, releasing its object; returns how many objects were released (0 or 1).
+    async fn unperpetuate(
+        &self,
+        caller: Caller,
+        principal: u32,
+        slot: u16,
+        delete_last_object: bool,
+        now: i64,
+    ) -> Result<usize, StoreError>;
+}
 
-        let store = Store::open(old.path(), Durability::Normal).unwrap();
-        let version: i64 = store
-            .read_blocking(|c| Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?))
-            .unwrap();
-        assert_eq!(version, SCHEMA_VERSION);
-        let kept: i64 = store
-            .read_blocking(|c| Ok(c.query_row("SELECT count(*) FROM objects", [], |r| r.get(0))?))
-            .unwrap();
-        assert_eq!(kept, 1);
-        drop(store);
+/// Units of work of `store/sqlite/principal_data.rs`.
+#[async_trait]
+pub trait Principals {
+    /// Up to `limit` objects of `owner` after `after`, by data_id, that `filter`
+    /// and `window` admit; `more` tells whether others follow.
+    async fn owned_objects(
+        &self,
+        namespace: String,
+        owner: u32,
+        filter: Listed,
+        after: u64,
+        limit: usize,
+        window: ListWindow,
+    ) -> Result<OwnedPage, StoreError>;
 
-        let new = tempfile::tempdir().unwrap();
-        drop(Store::open(new.path(), Durability::Normal).unwrap());
-        assert_eq!(schema_rows(old.path()), schema_rows(new.path()));
-    }
+    /// Everything kept about `principal` in `namespace`, read in one snapshot.
+    async fn principal_data(
+        &self,
+        namespace: String,
+        principal: u32,
+    ) -> Result<PrincipalData, StoreError>;
 
-    #[test]
-    fn each_upgrade_is_its_section_of_schema_sql() {
-        let v2 = upgrade_sql(2).unwrap();
-        assert!(v2.starts_with("-- Search indexes (version 2)"), "{v2}");
-        assert!(v2.contains("CREATE INDEX objects_search_by_type"));
-        assert!(!v2.contains("CREATE TABLE"));
-        assert!(upgrade_sql(SCHEMA_VERSION + 1).is_none());
-        for version in 2..=SCHEMA_VERSION {
-            assert!(upgrade_sql(version).is_some(), "version {version}");
-        }
-    }
+    /// Removes everything `principal` owns or gave in `namespace`, in one
+    /// transaction: the ratings they gave (taken back from the totals), their rating
+    /// locks, their persistence slots, and their objects in every state, whose file
+    /// keys are queued in `blob_deletions`. Returns the counts (files: 0, the caller
+    /// deletes them) and the queued files.
+    ///
+    /// An upload's POST form stays valid `form_secs` after its prepare, and storage
+    /// takes it without asking nexds: such a key is due only when its form expires,
+    /// so the janitor undoes a POST that comes after the erase.
+    async fn erase_principal(
+        &self,
+        namespace: String,
+        principal: u32,
+        now: i64,
+        form_secs: i64,
+    ) -> Result<(Erased, Vec<QueuedFile>), StoreError>;
+}
 
-    #[test]
-    fn a_newer_database_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let conn = Connection::open(dir.path().join("nexds.db")).unwrap();
-        conn.pragma_update(None, "user_version", 99).unwrap();
-        drop(conn);
-        assert!(matches!(
-            Store::open(dir.path(), Durability::Normal),
-            Err(OpenError::TooNew(99))
-        ));
-    }
+/// Units of work of `store/sqlite/purge.rs`.
+#[async_trait]
+pub trait Purge {
+    /// Removes up to `limit` rows of each kind that are due, queueing their files.
+    /// `uploads_before`: uploads created before this are abandoned; `deleted_before`:
+    /// deletions older than this are past retention.
+    async fn purge_batch(
+        &self,
+        now: i64,
+        uploads_before: i64,
+        deleted_before: i64,
+        limit: usize,
+    ) -> Result<Purged, StoreError>;
+
+    /// Up to `limit` queued file keys that are due at `now`.
+    async fn queued_blob_deletions(
+        &self,
+        limit: usize,
+        now: i64,
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// Forgets a queued key once its file is gone.
+    async fn blob_deleted(&self, key: String) -> Result<(), StoreError>;
+}
+
+/// Units of work of `store/sqlite/ratings.rs`.
+#[async_trait]
+pub trait Ratings {
+    /// Applies every rating in order, all or nothing; returns each slot's state after it.
+    async fn rate(
+        &self,
+        caller: Caller,
+        params: Vec<RateParam>,
+        now: i64,
+    ) -> Result<Vec<RatingTotals>, StoreError>;
+
+    /// Resets every slot of every id to its initial value, all or nothing; needs
+    /// update permission. Ratings given and locks are cleared too.
+    async fn reset_ratings(
+        &self,
+        caller: Caller,
+        ids: Vec<u64>,
+        now: i64,
+    ) -> Result<usize, StoreError>;
+}
+
+/// Units of work of `store/sqlite/search.rs`.
+#[async_trait]
+pub trait Search {
+    /// The caller's page of `request` and the exact number of matches it may see.
+    async fn search(
+        &self,
+        caller: Caller,
+        request: SearchRequest,
+        now: i64,
+    ) -> Result<SearchPage, StoreError>;
+}
+
+/// Units of work of `store/sqlite/tokens.rs`.
+#[async_trait]
+pub trait Tokens {
+    /// The caller a token hash stands for, if the token exists and is not revoked.
+    async fn caller_for_token(&self, hash: [u8; 32]) -> Result<Option<Caller>, StoreError>;
+
+    /// Stores a new token; returns its id.
+    fn create_token(
+        &self,
+        hash: [u8; 32],
+        namespace: &str,
+        principal: Option<u32>,
+        now: i64,
+    ) -> Result<i64, StoreError>;
+
+    /// Does the database hold any token, live or revoked?
+    fn has_tokens(&self) -> Result<bool, StoreError>;
+
+    /// Stores the bootstrap title token if the database has no token yet; true if it did.
+    fn bootstrap_token(&self, hash: [u8; 32], now: i64) -> Result<bool, StoreError>;
+
+    fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError>;
+
+    /// Revokes the token with this id, or else the token with this hash.
+    /// Returns the id revoked, or `None` if no live token matched.
+    fn revoke_token(
+        &self,
+        id: Option<i64>,
+        hash: [u8; 32],
+        now: i64,
+    ) -> Result<Option<i64>, StoreError>;
+}
+
+/// Units of work of `store/sqlite/uploads.rs`.
+#[async_trait]
+pub trait Uploads {
+    /// The upload `id` for `caller` to complete. Only the owner or a title token
+    /// sees an upload; one older than `timeout` seconds is gone (DESIGN §5).
+    async fn upload_for_complete(
+        &self,
+        caller: Caller,
+        id: u64,
+        now: i64,
+        timeout: i64,
+    ) -> Result<UploadState, StoreError>;
+
+    /// Makes an uploaded object visible, if it was created after `created_after`.
+    /// The deadline is checked again here, on the writer, so an upload the janitor
+    /// may already be dropping (file first) never becomes visible without its file.
+    async fn finish_upload(&self, id: u64, created_after: i64) -> Result<(), StoreError>;
+
+    /// Counts a download reference on each object (urlinfo), all or nothing, and
+    /// returns them. Objects without a file are InvalidArgument (DESIGN §5).
+    async fn refer_objects(
+        &self,
+        caller: Caller,
+        ids: Vec<u64>,
+        now: i64,
+    ) -> Result<Vec<Object>, StoreError>;
+
+    /// A live object with a file, whoever asks (download links carry their own signature).
+    async fn object_with_file(&self, id: u64, now: i64) -> Result<Option<Object>, StoreError>;
+}
+
+/// Units of work of `store/sqlite/versions.rs`.
+#[async_trait]
+pub trait Versions {
+    /// Starts the upload of the next version; the current one stays downloadable.
+    /// A version still uploading is replaced (its file is queued for deletion).
+    async fn prepare_version(
+        &self,
+        caller: Caller,
+        id: u64,
+        size: u64,
+        now: i64,
+    ) -> Result<PendingVersion, StoreError>;
+
+    /// The version being uploaded, for its complete; one older than `timeout` is gone.
+    async fn version_to_complete(
+        &self,
+        caller: Caller,
+        id: u64,
+        now: i64,
+        timeout: i64,
+    ) -> Result<PendingVersion, StoreError>;
+
+    /// Makes an uploaded version current, if it is still pending and was created
+    /// after `created_after` (re-checked on the writer, as for complete).
+    async fn finish_version(
+        &self,
+        id: u64,
+        pending: PendingVersion,
+        created_after: i64,
+        now: i64,
+    ) -> Result<(), StoreError>;
+
+    /// The stored versions of an object the caller may read, newest first.
+    async fn versions(
+        &self,
+        caller: Caller,
+        id: u64,
+        now: i64,
+    ) -> Result<(Object, Vec<VersionInfo>), StoreError>;
+
+    /// One stored version, for a download of it.
+    async fn stored_version(
+        &self,
+        id: u64,
+        version: u32,
+    ) -> Result<Option<VersionInfo>, StoreError>;
+
+    /// Makes a stored earlier version current again.
+    async fn restore_version(
+        &self,
+        caller: Caller,
+        id: u64,
+        version: u32,
+        now: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Sets the current version to what storage really holds (GS2 restoreDataObject).
+    async fn reconcile_version(
+        &self,
+        id: u64,
+        version: u32,
+        size: u64,
+        blob_key: String,
+        now: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Removes versions still uploading after `uploads_before` and superseded
+    /// versions past `superseded_before`; the delete trigger queues their files.
+    async fn purge_versions(
+        &self,
+        uploads_before: i64,
+        superseded_before: i64,
+        limit: usize,
+    ) -> Result<usize, StoreError>;
 }

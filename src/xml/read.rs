@@ -90,8 +90,12 @@ impl Element {
 
 /// Reads a document whose root must be `root`.
 pub fn parse_document(body: &[u8], root: &str) -> Result<Element, ApiError> {
-    parse_optional_document(body, root)?
-        .ok_or_else(|| ApiError::malformed(format!("the request body must be a <{root}> document")))
+    parse_optional_document(body, root)?.ok_or_else(|| missing_document(root))
+}
+
+/// The error of an empty body where a `<root>` document is required.
+pub fn missing_document(root: &str) -> ApiError {
+    ApiError::malformed(format!("the request body must be a <{root}> document"))
 }
 
 /// Like [`parse_document`], but an empty body is `None` (endpoints whose body is optional).

@@ -4,12 +4,14 @@ use std::collections::HashMap;
 
 use crate::blob::UploadForm;
 use crate::domain::persistence::PersistenceInfo;
-use crate::domain::principal::{Erased, GivenRating, OwnedObject, RatingLock};
-use crate::domain::rating::RatingSlot;
+use crate::domain::principal_data::{
+    Erased, GivenRating, OwnedObject, PrincipalData, RatingLock, export_file_path,
+};
+use crate::domain::rating::RatingTotals;
 use crate::domain::search::SearchPage;
 use crate::domain::{Object, Permission, time};
 use crate::error::ApiError;
-use crate::store::versions::VersionInfo;
+use crate::store::VersionInfo;
 use crate::xml::{Doc, b64_encode};
 
 /// The spec's `response=` option: extra parts of each metainfo.
@@ -218,7 +220,7 @@ pub fn counted(outer: &str, name: &str, length: usize) -> Vec<u8> {
 
 /// `<metainfo><ratings>` answer of a rating (spec 12.3.2.8.1.2): one `<rating>`
 /// per rating applied, in request order.
-pub fn rated(ratings: &[RatingSlot]) -> Vec<u8> {
+pub fn rated(ratings: &[RatingTotals]) -> Vec<u8> {
     let mut doc = Doc::new();
     doc.open("metainfo", &[]);
     doc.open("ratings", &[]);
@@ -425,9 +427,20 @@ pub fn export_metainfos(objects: &[OwnedObject], file_sizes: &[Option<u64>]) -> 
     doc.finish()
 }
 
-/// Where an object's file sits in an export archive.
-pub fn export_file_path(data_id: u64) -> String {
-    format!("files/{data_id}")
+/// The documents of an export archive, by path: `metainfos.xml`,
+/// `persistenceinfos.xml` and `ratings_given.xml`.
+pub fn export_documents(
+    data: &PrincipalData,
+    file_sizes: &[Option<u64>],
+) -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        ("metainfos.xml", export_metainfos(&data.objects, file_sizes)),
+        ("persistenceinfos.xml", persistenceinfos(&data.slots)),
+        (
+            "ratings_given.xml",
+            ratings_given(&data.ratings_given, &data.rating_locks),
+        ),
+    ]
 }
 
 /// `ratings_given.xml` of an export: the ratings a principal gave in `modifiable`
@@ -479,6 +492,34 @@ pub fn erased(e: &Erased) -> Vec<u8> {
     doc.finish()
 }
 
+/// The error body of DESIGN §10, compact, as it is written there:
+/// `<?xml …?><nex><error><code/><result_code/><message/></error></nex>`.
+pub fn error(err: &ApiError) -> Vec<u8> {
+    use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+    let mut w = quick_xml::Writer::new(Vec::with_capacity(256));
+    let events = [
+        Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)),
+        Event::Start(BytesStart::new("nex")),
+        Event::Start(BytesStart::new("error")),
+        Event::Start(BytesStart::new("code")),
+        Event::Text(BytesText::new(err.kind.code())),
+        Event::End(BytesEnd::new("code")),
+        Event::Start(BytesStart::new("result_code")),
+        Event::Text(BytesText::new(err.kind.result_code())),
+        Event::End(BytesEnd::new("result_code")),
+        Event::Start(BytesStart::new("message")),
+        Event::Text(BytesText::new(err.client_message())),
+        Event::End(BytesEnd::new("message")),
+        Event::End(BytesEnd::new("error")),
+        Event::End(BytesEnd::new("nex")),
+    ];
+    for event in events {
+        // Writing into a Vec cannot fail.
+        let _ = w.write_event(event);
+    }
+    w.into_inner()
+}
+
 /// `<api_version>` and `<ngs_version>` (spec 12.3.3.1.2).
 pub fn version(api_version: u32, ngs_version: &str) -> Vec<u8> {
     let mut doc = Doc::new();
@@ -517,6 +558,31 @@ mod tests {
              <metainfos length=\"0\" offset=\"0\" total=\"0\" total_type=\"exact\"/>\n  \
              </datastore>\n</nex>\n"
         );
+    }
+
+    #[test]
+    fn error_body_is_the_design_envelope() {
+        let err = ApiError::not_found(10);
+        assert_eq!(
+            String::from_utf8(error(&err)).unwrap(),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><nex><error><code>DataStore::NotFound</code>\
+             <result_code>0x00690004</result_code><message>data_id 10 not found</message></error></nex>"
+        );
+        assert_eq!(err.kind.status(), 404);
+    }
+
+    #[test]
+    fn internal_causes_are_never_sent() {
+        let err = ApiError::internal("disk on fire at /secret/path");
+        assert!(!String::from_utf8(error(&err)).unwrap().contains("secret"));
+        assert_eq!(err.kind.status(), 500);
+    }
+
+    #[test]
+    fn messages_are_escaped() {
+        let err = ApiError::invalid("<name> too long & more");
+        let body = String::from_utf8(error(&err)).unwrap();
+        assert!(body.contains("&lt;name&gt; too long &amp; more"), "{body}");
     }
 
     #[test]

@@ -4,12 +4,180 @@
 use crate::domain::object::Change;
 use crate::domain::prepare::{PersistenceInit, PrepareRequest};
 use crate::domain::rating::{self, LockType, RateParam, RatingInit};
-use crate::domain::{self, DataFlags, Permission, PermissionType, Status, limits};
+use crate::domain::{
+    self, DataFlags, Permission, PermissionType, PersistenceSlot, RatingSlot, Status, limits,
+};
 use crate::error::ApiError;
-use crate::xml::read::Element;
+use crate::xml::read::{Element, missing_document, parse_optional_document};
 
-impl PrepareRequest {
-    pub fn from_xml(doc: &Element) -> Result<Self, ApiError> {
+/// A request document of one root element, read into checked values.
+pub trait FromXml: Sized {
+    /// The root element the document must have.
+    const ROOT: &'static str;
+
+    fn from_xml(doc: &Element) -> Result<Self, ApiError>;
+
+    /// The value of an empty body, for endpoints whose body is optional; `None`
+    /// when the document is required.
+    fn from_empty() -> Option<Self> {
+        None
+    }
+}
+
+/// Reads a request body into `T`: a document whose root is `T::ROOT`, or the
+/// empty body where `T` allows one.
+pub fn parse_request<T: FromXml>(body: &[u8]) -> Result<T, ApiError> {
+    match parse_optional_document(body, T::ROOT)? {
+        Some(doc) => T::from_xml(&doc),
+        None => T::from_empty().ok_or_else(|| missing_document(T::ROOT)),
+    }
+}
+
+/// `<change>` (spec 12.3.2.2.1): the fields to change and, in the batch form,
+/// the `<param><data_id>` list.
+pub struct ChangeRequest {
+    pub change: Change,
+    pub ids: Vec<u64>,
+}
+
+impl FromXml for ChangeRequest {
+    const ROOT: &'static str = "change";
+    fn from_xml(doc: &Element) -> Result<Self, ApiError> {
+        let (change, ids) = change_from_xml(doc)?;
+        Ok(ChangeRequest { change, ids })
+    }
+}
+
+/// `<delete><param><data_id>…` (spec 12.3.2.3.1).
+pub struct DeleteRequest {
+    pub ids: Vec<u64>,
+}
+
+impl FromXml for DeleteRequest {
+    const ROOT: &'static str = "delete";
+    fn from_xml(doc: &Element) -> Result<Self, ApiError> {
+        Ok(DeleteRequest {
+            ids: param_data_ids(doc)?,
+        })
+    }
+}
+
+/// `<reset><param><data_id>…` (spec 12.3.2.8.2.1).
+pub struct ResetRequest {
+    pub ids: Vec<u64>,
+}
+
+impl FromXml for ResetRequest {
+    const ROOT: &'static str = "reset";
+    fn from_xml(doc: &Element) -> Result<Self, ApiError> {
+        Ok(ResetRequest {
+            ids: param_data_ids(doc)?,
+        })
+    }
+}
+
+/// `<rate><rating_value>` of the single form (spec 12.3.2.8.1.1).
+pub struct RateRequest {
+    pub value: i64,
+}
+
+impl FromXml for RateRequest {
+    const ROOT: &'static str = "rate";
+    fn from_xml(doc: &Element) -> Result<Self, ApiError> {
+        Ok(RateRequest {
+            value: rate_value_from_xml(doc)?,
+        })
+    }
+}
+
+/// `<rate><param>…` of the batch form.
+pub struct RateBatchRequest {
+    pub params: Vec<RateParam>,
+}
+
+impl FromXml for RateBatchRequest {
+    const ROOT: &'static str = "rate";
+    fn from_xml(doc: &Element) -> Result<Self, ApiError> {
+        Ok(RateBatchRequest {
+            params: rate_params_from_xml(doc)?,
+        })
+    }
+}
+
+/// `<perpetuate>` (spec 12.3.2.9.2.1).
+pub struct PerpetuateRequest {
+    pub data_id: u64,
+    pub delete_last_object: bool,
+}
+
+impl FromXml for PerpetuateRequest {
+    const ROOT: &'static str = "perpetuate";
+    fn from_xml(doc: &Element) -> Result<Self, ApiError> {
+        let (data_id, delete_last_object) = perpetuate_from_xml(doc)?;
+        Ok(PerpetuateRequest {
+            data_id,
+            delete_last_object,
+        })
+    }
+}
+
+/// `<unperpetuate>`, optional (spec 12.3.2.9.3.1).
+pub struct UnperpetuateRequest {
+    pub delete_last_object: bool,
+}
+
+impl FromXml for UnperpetuateRequest {
+    const ROOT: &'static str = "unperpetuate";
+    fn from_xml(doc: &Element) -> Result<Self, ApiError> {
+        Ok(UnperpetuateRequest {
+            delete_last_object: unperpetuate_from_xml(Some(doc))?,
+        })
+    }
+    fn from_empty() -> Option<Self> {
+        Some(UnperpetuateRequest {
+            delete_last_object: false,
+        })
+    }
+}
+
+/// `<complete><owner_id>`, optional (spec 12.3.2.5.3.1).
+pub struct CompleteRequest {
+    pub owner_id: Option<u32>,
+}
+
+impl FromXml for CompleteRequest {
+    const ROOT: &'static str = "complete";
+    fn from_xml(doc: &Element) -> Result<Self, ApiError> {
+        let owner_id = doc
+            .one("owner_id")?
+            .map(|e| domain::check_principal(e.uint()?, "owner_id"))
+            .transpose()?;
+        Ok(CompleteRequest { owner_id })
+    }
+    fn from_empty() -> Option<Self> {
+        Some(CompleteRequest { owner_id: None })
+    }
+}
+
+/// `<prepare><size>` of a new file version (nexds's own; GS2 generations).
+pub struct VersionPrepareRequest {
+    pub size: u64,
+}
+
+impl FromXml for VersionPrepareRequest {
+    const ROOT: &'static str = "prepare";
+    fn from_xml(doc: &Element) -> Result<Self, ApiError> {
+        let size = doc
+            .one("size")?
+            .ok_or_else(|| ApiError::invalid("<size> is required"))?
+            .uint()?;
+        Ok(VersionPrepareRequest { size })
+    }
+}
+
+impl FromXml for PrepareRequest {
+    const ROOT: &'static str = "prepare";
+    fn from_xml(doc: &Element) -> Result<Self, ApiError> {
         let size = doc
             .one("size")?
             .ok_or_else(|| ApiError::invalid("<size> is required"))?
@@ -181,10 +349,7 @@ fn rating_init(param: &Element) -> Result<RatingInit, ApiError> {
         .one("slot")?
         .ok_or_else(|| ApiError::invalid("rating_init_params <param> needs a <slot>"))?
         .uint()?;
-    let slot = u8::try_from(slot)
-        .ok()
-        .filter(|s| *s < limits::RATING_SLOTS)
-        .ok_or_else(|| ApiError::invalid(format!("rating slot {slot} is out of range 0..=15")))?;
+    let slot = RatingSlot::new(slot)?.0;
     let mut flags = 0;
     if let Some(list) = param.one("flags")? {
         for flag in list.children("flag") {
@@ -227,12 +392,7 @@ fn persistence_init(e: &Element) -> Result<PersistenceInit, ApiError> {
         .one("slot")?
         .ok_or_else(|| ApiError::invalid("<persistence_init_param> needs a <slot>"))?
         .uint()?;
-    let slot = u16::try_from(slot)
-        .ok()
-        .filter(|s| *s < limits::PERSISTENCE_SLOTS)
-        .ok_or_else(|| {
-            ApiError::invalid(format!("persistence slot {slot} is out of range 0..=15"))
-        })?;
+    let slot = PersistenceSlot::new(slot)?.0;
     // DataStore clients default delete_last_object to true (NEX).
     let delete_last_object = e
         .one("delete_last_object")?
@@ -243,24 +403,6 @@ fn persistence_init(e: &Element) -> Result<PersistenceInit, ApiError> {
         slot,
         delete_last_object,
     })
-}
-
-/// A rating slot from a path or a `<slot>`: 0..=15.
-pub fn rating_slot(what: &str, value: u64) -> Result<u8, ApiError> {
-    u8::try_from(value)
-        .ok()
-        .filter(|s| *s < limits::RATING_SLOTS)
-        .ok_or_else(|| ApiError::invalid(format!("{what} {value} is out of range 0..=15")))
-}
-
-/// A persistence slot from a path or a list: 0..=15.
-pub fn persistence_slot(value: u64) -> Result<u16, ApiError> {
-    u16::try_from(value)
-        .ok()
-        .filter(|s| *s < limits::PERSISTENCE_SLOTS)
-        .ok_or_else(|| {
-            ApiError::invalid(format!("persistence slot {value} is out of range 0..=15"))
-        })
 }
 
 fn rating_value(e: &Element) -> Result<i64, ApiError> {
@@ -290,7 +432,7 @@ pub fn rate_params_from_xml(doc: &Element) -> Result<Vec<RateParam>, ApiError> {
             };
             Ok(RateParam {
                 data_id: field("data_id")?.uint()?,
-                slot: rating_slot("rating slot", field("slot")?.uint()?)?,
+                slot: RatingSlot::new(field("slot")?.uint()?)?.0,
                 value: rating_value(field("rating_value")?)?,
             })
         })

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use nexds::config::Settings;
 use nexds::startup::Application;
+use nexds::store::sqlite::SqliteStore;
 use nexds::store::{Durability, Store};
 use nexds::xml::read::{Element, parse_document};
 use tempfile::TempDir;
@@ -19,6 +20,7 @@ pub struct TestApp {
     /// Kept so the data dir lives as long as the app.
     _dir: TempDir,
     store: Store,
+    sqlite: SqliteStore,
     agent: ureq::Agent,
 }
 
@@ -51,13 +53,15 @@ pub fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let addr = rx
         .recv_timeout(Duration::from_secs(20))
         .expect("the app starts");
-    let store = Store::open(dir.path(), Durability::Normal).expect("store");
+    let sqlite = SqliteStore::open(dir.path(), Durability::Normal).expect("store");
+    let store: Store = std::sync::Arc::new(sqlite.clone());
     TestApp {
         base: format!("http://{addr}"),
         title,
         settings: kept,
         _dir: dir,
         store,
+        sqlite,
         agent: agent(),
     }
 }
@@ -391,6 +395,12 @@ impl TestApp {
         self.token("default", Some(id))
     }
 
+    /// The SQLite database underneath, for arrange steps the API has no way to
+    /// take (moving times into the past, counting the file outbox).
+    pub fn sqlite(&self) -> &SqliteStore {
+        &self.sqlite
+    }
+
     pub fn store(&self) -> &Store {
         &self.store
     }
@@ -403,14 +413,14 @@ impl TestApp {
     /// Moves a time column of an object `secs` seconds into the past.
     pub fn age(&self, id: u64, column: &str, secs: i64) {
         let sql = format!("UPDATE objects SET {column} = {column} - ?2 WHERE data_id = ?1");
-        self.store
+        self.sqlite
             .write_blocking(|tx| Ok(tx.execute(&sql, (id as i64, secs))?))
             .expect("age");
     }
 
     /// How many files are queued for deletion.
     pub fn queued_deletions(&self) -> i64 {
-        self.store
+        self.sqlite
             .read_blocking(|c| {
                 Ok(c.query_row("SELECT count(*) FROM blob_deletions", [], |r| r.get(0))?)
             })

@@ -109,7 +109,7 @@ fn a_crash_in_the_middle_of_a_purge_loses_track_of_nothing() {
     assert!(file_path(&app, &key).exists(), "the file is still there");
     assert_eq!(app.queued_deletions(), 1, "and queued: nothing forgets it");
     let gone = app
-        .store()
+        .sqlite()
         .read_blocking(|c| {
             Ok(c.query_row(
                 "SELECT count(*) FROM objects WHERE data_id = ?1",

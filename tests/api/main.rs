@@ -15,7 +15,7 @@ mod passwordinfo;
 mod permissions;
 mod persistence;
 mod prepare;
-mod principals;
+mod principal_data;
 mod process;
 mod ratings;
 mod s3;

@@ -40,7 +40,7 @@ fn public(app: &TestApp, extra: &str) -> u64 {
 
 /// Moves an object in time, as if it had been made earlier (the API cannot).
 fn set_times(app: &TestApp, id: u64, created: i64, updated: i64, expire: i64) {
-    app.store()
+    app.sqlite()
         .write_blocking(|tx| {
             tx.execute(
                 "UPDATE objects SET created_time = ?2, updated_time = ?3, expire_time = ?4

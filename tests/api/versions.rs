@@ -207,7 +207,7 @@ fn age_version(app: &TestApp, id: u64, version: u32, column: &str, secs: i64) {
     let sql = format!(
         "UPDATE object_versions SET {column} = {column} - ?3 WHERE data_id = ?1 AND version = ?2"
     );
-    app.store()
+    app.sqlite()
         .write_blocking(|tx| Ok(tx.execute(&sql, (id as i64, version, secs))?))
         .unwrap();
 }

@@ -2,9 +2,9 @@
 //! one's own objects in every state (describeDataObjects), the export
 //! (dumpUserDataByUserId) and the erase (cleanUserDataByUserId).
 
-use crate::domain::Object;
 use crate::domain::persistence::PersistenceInfo;
 use crate::domain::rating::flags;
+use crate::domain::{Caller, Object};
 use crate::error::ApiError;
 
 /// Page size of a listing when `limit` is not given (GS2).
@@ -55,6 +55,24 @@ impl Listed {
             Listed::Rejected => "rejected",
             Listed::Deleted => "deleted",
         }
+    }
+}
+
+/// Where an object's file sits in an export archive.
+pub fn export_file_path(data_id: u64) -> String {
+    format!("files/{data_id}")
+}
+
+/// Whose data a listing shows: a principal token its own (naming another
+/// `owner_id` is PermissionDenied), a title token the `owner_id` it must give.
+pub fn listed_owner(caller: &Caller, named: Option<u32>) -> Result<u32, ApiError> {
+    match (caller.principal, named) {
+        (Some(me), Some(owner)) if owner != me => Err(ApiError::permission_denied(format!(
+            "principal {me} may not list the data of principal {owner}"
+        ))),
+        (Some(me), _) => Ok(me),
+        (None, Some(owner)) => Ok(owner),
+        (None, None) => Err(ApiError::invalid("owner_id is required with a title token")),
     }
 }
 

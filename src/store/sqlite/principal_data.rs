@@ -7,13 +7,15 @@ use rusqlite::{Connection, named_params, params};
 use crate::domain::Status;
 use crate::domain::object::State;
 use crate::domain::persistence::PersistenceInfo;
-use crate::domain::principal::{
+use crate::domain::principal_data::{
     Erased, GivenRating, ListWindow, Listed, OwnedObject, OwnedPage, PrincipalData, RatingLock,
     withdraw_rating,
 };
 use crate::error::ApiError;
-use crate::store::Store;
-use crate::store::objects::load;
+use crate::store::sqlite::SqliteStore;
+use crate::store::sqlite::objects::load;
+use crate::store::{Principals, QueuedFile, StoreError};
+use async_trait::async_trait;
 
 /// Owned objects after a data_id, filtered by state (and review status for finished
 /// ones), through `objects_owner`.
@@ -62,18 +64,11 @@ const KEYS_SQL: &str = "SELECT blob_key, state, created_time FROM objects
 
 const ERASE_OBJECTS_SQL: &str = "DELETE FROM objects WHERE namespace = ?1 AND owner_id = ?2";
 
-/// A file queued for deletion by an erase.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueuedFile {
-    pub key: String,
-    /// From when the janitor deletes it (and forgets it).
-    pub due: i64,
-}
-
-impl Store {
+#[async_trait]
+impl Principals for SqliteStore {
     /// Up to `limit` objects of `owner` after `after`, by data_id, that `filter`
     /// and `window` admit; `more` tells whether others follow.
-    pub async fn owned_objects(
+    async fn owned_objects(
         &self,
         namespace: String,
         owner: u32,
@@ -81,7 +76,7 @@ impl Store {
         after: u64,
         limit: usize,
         window: ListWindow,
-    ) -> Result<OwnedPage, ApiError> {
+    ) -> Result<OwnedPage, StoreError> {
         self.read(move |conn| {
             let (uploading, ready, status, deleted) = match filter {
                 Listed::All => (true, true, None, true),
@@ -125,11 +120,11 @@ impl Store {
     }
 
     /// Everything kept about `principal` in `namespace`, read in one snapshot.
-    pub async fn principal_data(
+    async fn principal_data(
         &self,
         namespace: String,
         principal: u32,
-    ) -> Result<PrincipalData, ApiError> {
+    ) -> Result<PrincipalData, StoreError> {
         self.read(move |conn| {
             // Store::read's transaction: the documents of an export agree with each other.
             principal_data(conn, &namespace, principal)
@@ -146,13 +141,13 @@ impl Store {
     /// An upload's POST form stays valid `form_secs` after its prepare, and storage
     /// takes it without asking nexds: such a key is due only when its form expires,
     /// so the janitor undoes a POST that comes after the erase.
-    pub async fn erase_principal(
+    async fn erase_principal(
         &self,
         namespace: String,
         principal: u32,
         now: i64,
         form_secs: i64,
-    ) -> Result<(Erased, Vec<QueuedFile>), ApiError> {
+    ) -> Result<(Erased, Vec<QueuedFile>), StoreError> {
         self.write(move |tx| {
             let ratings = withdraw_given_ratings(tx, &namespace, principal)?;
             tx.prepare_cached(ERASE_LOCKS_SQL)?
@@ -309,7 +304,7 @@ mod tests {
     #[test]
     fn every_query_of_a_principal_uses_an_index() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), Durability::Normal).unwrap();
+        let store = SqliteStore::open(dir.path(), Durability::Normal).unwrap();
         for (sql, index) in [
             (LIST_SQL, "objects_owner"),
             (OWNED_SQL, "objects_owner"),

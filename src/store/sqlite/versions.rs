@@ -5,34 +5,14 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::blob;
-use crate::domain::object::State;
 use crate::domain::{Caller, Object, time};
 use crate::error::{ApiError, ErrorKind};
-use crate::store::Store;
-use crate::store::objects::{load, sql_id};
+use crate::store::sqlite::SqliteStore;
+use crate::store::sqlite::objects::{load, sql_id};
+use crate::store::{PendingVersion, StoreError, VersionInfo, Versions};
+use async_trait::async_trait;
 
-/// One stored version as the history lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VersionInfo {
-    pub version: u32,
-    pub size: u64,
-    pub blob_key: String,
-    pub created_time: i64,
-}
-
-/// A version being uploaded.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PendingVersion {
-    pub version: u32,
-    pub size: u64,
-    pub blob_key: String,
-}
-
-fn no_file(id: u64) -> ApiError {
-    ApiError::invalid(format!("data_id {id} has no file (meta-binary only)"))
-}
-
-/// The object, checked for update and for having a file.
+/// The object, checked for a new or restored file.
 fn updatable_with_file(
     conn: &Connection,
     caller: &Caller,
@@ -40,23 +20,21 @@ fn updatable_with_file(
     now: i64,
 ) -> Result<Object, ApiError> {
     let object = load(conn, id)?.ok_or_else(|| ApiError::not_found(id))?;
-    object.check_update(caller, now)?;
-    if !object.has_file() {
-        return Err(no_file(id));
-    }
+    object.check_file_update(caller, now)?;
     Ok(object)
 }
 
-impl Store {
+#[async_trait]
+impl Versions for SqliteStore {
     /// Starts the upload of the next version; the current one stays downloadable.
     /// A version still uploading is replaced (its file is queued for deletion).
-    pub async fn prepare_version(
+    async fn prepare_version(
         &self,
         caller: Caller,
         id: u64,
         size: u64,
         now: i64,
-    ) -> Result<PendingVersion, ApiError> {
+    ) -> Result<PendingVersion, StoreError> {
         self.write(move |tx| {
             updatable_with_file(tx, &caller, id, now)?;
             tx.prepare_cached("DELETE FROM object_versions WHERE data_id = ?1 AND state = 0")?
@@ -83,13 +61,13 @@ impl Store {
     }
 
     /// The version being uploaded, for its complete; one older than `timeout` is gone.
-    pub async fn version_to_complete(
+    async fn version_to_complete(
         &self,
         caller: Caller,
         id: u64,
         now: i64,
         timeout: i64,
-    ) -> Result<PendingVersion, ApiError> {
+    ) -> Result<PendingVersion, StoreError> {
         self.read(move |conn| {
             updatable_with_file(conn, &caller, id, now)?;
             let pending = conn
@@ -117,13 +95,13 @@ impl Store {
 
     /// Makes an uploaded version current, if it is still pending and was created
     /// after `created_after` (re-checked on the writer, as for complete).
-    pub async fn finish_version(
+    async fn finish_version(
         &self,
         id: u64,
         pending: PendingVersion,
         created_after: i64,
         now: i64,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), StoreError> {
         self.write(move |tx| {
             let changed = tx
                 .prepare_cached(
@@ -150,18 +128,15 @@ impl Store {
     }
 
     /// The stored versions of an object the caller may read, newest first.
-    pub async fn versions(
+    async fn versions(
         &self,
         caller: Caller,
         id: u64,
         now: i64,
-    ) -> Result<(Object, Vec<VersionInfo>), ApiError> {
+    ) -> Result<(Object, Vec<VersionInfo>), StoreError> {
         self.read(move |conn| {
             let object = load(conn, id)?.ok_or_else(|| ApiError::not_found(id))?;
-            object.check_read(&caller, now)?;
-            if !object.has_file() {
-                return Err(no_file(id));
-            }
+            object.check_file_read(&caller, now)?;
             let versions = stored_versions(conn, id)?;
             Ok((object, versions))
         })
@@ -169,11 +144,11 @@ impl Store {
     }
 
     /// One stored version, for a download of it.
-    pub async fn stored_version(
+    async fn stored_version(
         &self,
         id: u64,
         version: u32,
-    ) -> Result<Option<VersionInfo>, ApiError> {
+    ) -> Result<Option<VersionInfo>, StoreError> {
         self.read(move |conn| {
             Ok(stored_versions(conn, id)?
                 .into_iter()
@@ -183,13 +158,13 @@ impl Store {
     }
 
     /// Makes a stored earlier version current again.
-    pub async fn restore_version(
+    async fn restore_version(
         &self,
         caller: Caller,
         id: u64,
         version: u32,
         now: i64,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), StoreError> {
         self.write(move |tx| {
             let object = updatable_with_file(tx, &caller, id, now)?;
             let target = stored_versions(tx, id)?
@@ -210,14 +185,14 @@ impl Store {
     }
 
     /// Sets the current version to what storage really holds (GS2 restoreDataObject).
-    pub async fn reconcile_version(
+    async fn reconcile_version(
         &self,
         id: u64,
         version: u32,
         size: u64,
         blob_key: String,
         now: i64,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), StoreError> {
         self.write(move |tx| {
             tx.prepare_cached(
                 "UPDATE object_versions SET size = ?3 WHERE data_id = ?1 AND version = ?2",
@@ -228,42 +203,14 @@ impl Store {
         .await
     }
 
-    /// Every stored version of an object the title may manage, for a reconcile.
-    pub async fn versions_for_title(
-        &self,
-        caller: Caller,
-        id: u64,
-        now: i64,
-    ) -> Result<(Object, Vec<VersionInfo>), ApiError> {
-        if !caller.is_title() {
-            return Err(ApiError::permission_denied(
-                "only a title token may restore data objects",
-            ));
-        }
-        self.read(move |conn| {
-            let object = load(conn, id)?.ok_or_else(|| ApiError::not_found(id))?;
-            if object.namespace != caller.namespace
-                || object.state != State::Ready
-                || object.expire_time <= now
-            {
-                return Err(ApiError::not_found(id));
-            }
-            if !object.has_file() {
-                return Err(no_file(id));
-            }
-            Ok((object, stored_versions(conn, id)?))
-        })
-        .await
-    }
-
     /// Removes versions still uploading after `uploads_before` and superseded
     /// versions past `superseded_before`; the delete trigger queues their files.
-    pub async fn purge_versions(
+    async fn purge_versions(
         &self,
         uploads_before: i64,
         superseded_before: i64,
         limit: usize,
-    ) -> Result<usize, ApiError> {
+    ) -> Result<usize, StoreError> {
         self.write(move |tx| {
             let uploads = tx
                 .prepare_cached(

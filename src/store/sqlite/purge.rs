@@ -5,34 +5,22 @@
 use rusqlite::params;
 
 use crate::domain::object::State;
-use crate::error::ApiError;
-use crate::store::Store;
+use crate::store::sqlite::SqliteStore;
+use crate::store::{Purge, Purged, StoreError};
+use async_trait::async_trait;
 
-/// The rows one purge batch removed, by reason.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Purged {
-    pub uploads: usize,
-    pub expired: usize,
-    pub deleted: usize,
-}
-
-impl Purged {
-    pub fn total(&self) -> usize {
-        self.uploads + self.expired + self.deleted
-    }
-}
-
-impl Store {
+#[async_trait]
+impl Purge for SqliteStore {
     /// Removes up to `limit` rows of each kind that are due, queueing their files.
     /// `uploads_before`: uploads created before this are abandoned; `deleted_before`:
     /// deletions older than this are past retention.
-    pub async fn purge_batch(
+    async fn purge_batch(
         &self,
         now: i64,
         uploads_before: i64,
         deleted_before: i64,
         limit: usize,
-    ) -> Result<Purged, ApiError> {
+    ) -> Result<Purged, StoreError> {
         self.write(move |tx| {
             let mut purged = Purged::default();
             let kinds: [(&str, i64, i64, &mut usize); 3] = [
@@ -70,11 +58,11 @@ impl Store {
     }
 
     /// Up to `limit` queued file keys that are due at `now`.
-    pub async fn queued_blob_deletions(
+    async fn queued_blob_deletions(
         &self,
         limit: usize,
         now: i64,
-    ) -> Result<Vec<String>, ApiError> {
+    ) -> Result<Vec<String>, StoreError> {
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT blob_key FROM blob_deletions WHERE queued_time <= ?2
@@ -87,7 +75,7 @@ impl Store {
     }
 
     /// Forgets a queued key once its file is gone.
-    pub async fn blob_deleted(&self, key: String) -> Result<(), ApiError> {
+    async fn blob_deleted(&self, key: String) -> Result<(), StoreError> {
         self.write(move |tx| {
             tx.prepare_cached("DELETE FROM blob_deletions WHERE blob_key = ?1")?
                 .execute([key])?;

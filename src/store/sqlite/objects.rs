@@ -6,23 +6,26 @@ use rusqlite::{Connection, OptionalExtension, Row, named_params, params};
 use crate::blob;
 use crate::domain::object::{Change, State};
 use crate::domain::prepare::PrepareRequest;
-use crate::domain::rating::RatingSlot;
+use crate::domain::rating::RatingTotals;
 use crate::domain::{Caller, DataFlags, Object, Permission, PermissionType, Status};
 use crate::error::ApiError;
-use crate::store::{Store, persistence};
+use crate::store::sqlite::{SqliteStore, persistence};
+use crate::store::{Objects, StoreError};
+use async_trait::async_trait;
 
 /// `object_recipients.kind` of access_permission recipients.
 pub(super) const ACCESS: i64 = 0;
 const UPDATE: i64 = 1;
 
-impl Store {
+#[async_trait]
+impl Objects for SqliteStore {
     /// Objects the caller may read, in the order asked; the rest are skipped.
-    pub async fn visible_objects(
+    async fn visible_objects(
         &self,
         caller: Caller,
         ids: Vec<u64>,
         now: i64,
-    ) -> Result<Vec<Object>, ApiError> {
+    ) -> Result<Vec<Object>, StoreError> {
         self.read(move |conn| {
             let mut out = Vec::with_capacity(ids.len());
             for id in ids {
@@ -38,12 +41,12 @@ impl Store {
     }
 
     /// One object the caller may read, or the error saying why not.
-    pub async fn readable_object(
+    async fn readable_object(
         &self,
         caller: Caller,
         id: u64,
         now: i64,
-    ) -> Result<Object, ApiError> {
+    ) -> Result<Object, StoreError> {
         self.read(move |conn| {
             let object = load(conn, id)?.ok_or_else(|| ApiError::not_found(id))?;
             object.check_read(&caller, now)?;
@@ -53,35 +56,74 @@ impl Store {
     }
 
     /// Creates a finished meta-binary-only object; returns its data_id.
-    pub async fn create_meta_only(
+    async fn create_meta_only(
         &self,
         caller: Caller,
         request: PrepareRequest,
         now: i64,
-    ) -> Result<u64, ApiError> {
+    ) -> Result<u64, StoreError> {
         let (id, _) = self.create(caller, request, State::Ready, now).await?;
         Ok(id)
     }
 
     /// Creates an object whose file is still to be uploaded (invisible until
     /// complete); returns its data_id and the key its file must have.
-    pub async fn create_upload(
+    async fn create_upload(
         &self,
         caller: Caller,
         request: PrepareRequest,
         now: i64,
-    ) -> Result<(u64, String), ApiError> {
+    ) -> Result<(u64, String), StoreError> {
         let (id, key) = self.create(caller, request, State::Uploading, now).await?;
         Ok((id, key.unwrap_or_default()))
     }
 
+    /// Applies one change to every id, all or nothing; returns how many changed.
+    async fn change_objects(
+        &self,
+        caller: Caller,
+        ids: Vec<u64>,
+        change: Change,
+        now: i64,
+    ) -> Result<usize, StoreError> {
+        change.check_caller(&caller)?;
+        self.write(move |tx| {
+            let objects = load_for_update(tx, &caller, &ids, now)?;
+            for mut object in objects {
+                object.apply(&change, now);
+                update(tx, &object, &change)?;
+            }
+            Ok(ids.len())
+        })
+        .await
+    }
+
+    /// Deletes every id logically, all or nothing; returns how many.
+    async fn delete_objects(
+        &self,
+        caller: Caller,
+        ids: Vec<u64>,
+        now: i64,
+    ) -> Result<usize, StoreError> {
+        self.write(move |tx| {
+            load_for_update(tx, &caller, &ids, now)?;
+            for id in &ids {
+                mark_deleted(tx, *id, now)?;
+            }
+            Ok(ids.len())
+        })
+        .await
+    }
+}
+
+impl SqliteStore {
     async fn create(
         &self,
         caller: Caller,
         request: PrepareRequest,
         state: State,
         now: i64,
-    ) -> Result<(u64, Option<String>), ApiError> {
+    ) -> Result<(u64, Option<String>), StoreError> {
         let owner = request.owner_for(&caller)?;
         self.write(move |tx| {
             let mut object = request.new_object(&caller.namespace, owner, state, now);
@@ -113,43 +155,6 @@ impl Store {
                 persistence::occupy(tx, &object.namespace, owner, p.slot, id)?;
             }
             Ok((id, key))
-        })
-        .await
-    }
-
-    /// Applies one change to every id, all or nothing; returns how many changed.
-    pub async fn change_objects(
-        &self,
-        caller: Caller,
-        ids: Vec<u64>,
-        change: Change,
-        now: i64,
-    ) -> Result<usize, ApiError> {
-        change.check_caller(&caller)?;
-        self.write(move |tx| {
-            let objects = load_for_update(tx, &caller, &ids, now)?;
-            for mut object in objects {
-                object.apply(&change, now);
-                update(tx, &object, &change)?;
-            }
-            Ok(ids.len())
-        })
-        .await
-    }
-
-    /// Deletes every id logically, all or nothing; returns how many.
-    pub async fn delete_objects(
-        &self,
-        caller: Caller,
-        ids: Vec<u64>,
-        now: i64,
-    ) -> Result<usize, ApiError> {
-        self.write(move |tx| {
-            load_for_update(tx, &caller, &ids, now)?;
-            for id in &ids {
-                mark_deleted(tx, *id, now)?;
-            }
-            Ok(ids.len())
         })
         .await
     }
@@ -272,7 +277,7 @@ pub fn load(conn: &Connection, id: u64) -> Result<Option<Object>, ApiError> {
     )?;
     object.ratings = stmt
         .query_map([sql_id(id)], |r| {
-            Ok(RatingSlot {
+            Ok(RatingTotals {
                 slot: r.get(0)?,
                 count: r.get::<_, i64>(1)? as u64,
                 total_value: r.get(2)?,

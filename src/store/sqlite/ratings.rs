@@ -3,23 +3,27 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::domain::rating::{LockType, RateParam, RatingInit, RatingSlot, StoredRating, flags};
-use crate::domain::{Caller, limits, time};
+use crate::domain::Caller;
+use crate::domain::rating::{
+    self, LockType, RateParam, RatingInit, RatingTotals, StoredRating, flags,
+};
 use crate::error::ApiError;
-use crate::store::Store;
-use crate::store::objects::{load, load_for_update, sql_id};
+use crate::store::sqlite::SqliteStore;
+use crate::store::sqlite::objects::{load, load_for_update, sql_id};
+use crate::store::{Ratings, StoreError};
+use async_trait::async_trait;
 
-impl Store {
+#[async_trait]
+impl Ratings for SqliteStore {
     /// Applies every rating in order, all or nothing; returns each slot's state after it.
-    pub async fn rate(
+    async fn rate(
         &self,
         caller: Caller,
         params: Vec<RateParam>,
         now: i64,
-    ) -> Result<Vec<RatingSlot>, ApiError> {
+    ) -> Result<Vec<RatingTotals>, StoreError> {
         self.write(move |tx| {
-            // A title token rates as the server's own principal.
-            let rater = caller.principal.unwrap_or(limits::SERVER_PRINCIPAL);
+            let rater = rating::rater(&caller);
             let mut out = Vec::with_capacity(params.len());
             for p in &params {
                 let object = load(tx, p.data_id)?.ok_or_else(|| ApiError::not_found(p.data_id))?;
@@ -30,24 +34,7 @@ impl Store {
                         p.slot, p.data_id
                     ))
                 })?;
-                if rating.settings.flags & flags::DISABLE_SELF_RATING != 0
-                    && rater == object.owner_id
-                {
-                    return Err(ApiError::not_allowed(format!(
-                        "the owner may not rate data_id {} (disable_self_rating)",
-                        p.data_id
-                    )));
-                }
-                if let Some(until) = lock(tx, p, rater)?
-                    && until > now
-                {
-                    return Err(ApiError::not_allowed(format!(
-                        "principal {rater} may rate slot {} of data_id {} again at {}",
-                        p.slot,
-                        p.data_id,
-                        time::format(until)
-                    )));
-                }
+                rating.check_rater(rater, &object, lock(tx, p, rater)?, now)?;
                 let previous = previous_value(tx, p, rater)?;
                 rating.rate(p.value, previous)?;
                 save(tx, p, rater, &rating, now)?;
@@ -60,12 +47,12 @@ impl Store {
 
     /// Resets every slot of every id to its initial value, all or nothing; needs
     /// update permission. Ratings given and locks are cleared too.
-    pub async fn reset_ratings(
+    async fn reset_ratings(
         &self,
         caller: Caller,
         ids: Vec<u64>,
         now: i64,
-    ) -> Result<usize, ApiError> {
+    ) -> Result<usize, StoreError> {
         self.write(move |tx| {
             load_for_update(tx, &caller, &ids, now)?;
             for id in &ids {

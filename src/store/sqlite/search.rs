@@ -10,17 +10,20 @@ use crate::domain::object::State;
 use crate::domain::search::{Offset, Owners, SearchPage, SearchRequest, SortColumn};
 use crate::domain::{Caller, PermissionType};
 use crate::error::ApiError;
-use crate::store::Store;
-use crate::store::objects::{ACCESS, load};
+use crate::store::sqlite::SqliteStore;
+use crate::store::sqlite::objects::{ACCESS, load};
+use crate::store::{Search, StoreError};
+use async_trait::async_trait;
 
-impl Store {
+#[async_trait]
+impl Search for SqliteStore {
     /// The caller's page of `request` and the exact number of matches it may see.
-    pub async fn search(
+    async fn search(
         &self,
         caller: Caller,
         request: SearchRequest,
         now: i64,
-    ) -> Result<SearchPage, ApiError> {
+    ) -> Result<SearchPage, StoreError> {
         let random = match request.offset {
             Offset::Any => random_u64()?,
             Offset::At(_) => 0,
@@ -297,14 +300,14 @@ mod tests {
 
     const NOW: i64 = 1_000_000;
 
-    fn store() -> (tempfile::TempDir, Store) {
+    fn store() -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), Durability::Normal).unwrap();
+        let store = SqliteStore::open(dir.path(), Durability::Normal).unwrap();
         (dir, store)
     }
 
     /// The query plans of a search, one line per step.
-    fn plans(store: &Store, caller: &Caller, request: &SearchRequest) -> Vec<String> {
+    fn plans(store: &SqliteStore, caller: &Caller, request: &SearchRequest) -> Vec<String> {
         let sql = SearchSql::new(caller, request, NOW);
         let page = [(":limit", Value::from(20)), (":offset", Value::from(0))];
         store
@@ -440,7 +443,7 @@ mod tests {
     }
 
     /// A small namespace with every kind of object a search must tell apart.
-    fn seed(store: &Store) -> Vec<u64> {
+    fn seed(store: &SqliteStore) -> Vec<u64> {
         store
             .write_blocking(|tx| {
                 let mut ids = Vec::new();
@@ -494,7 +497,12 @@ mod tests {
     }
 
     /// What a search must return, worked out object by object with check_read.
-    fn expected(store: &Store, ids: &[u64], caller: &Caller, request: &SearchRequest) -> Vec<u64> {
+    fn expected(
+        store: &SqliteStore,
+        ids: &[u64],
+        caller: &Caller,
+        request: &SearchRequest,
+    ) -> Vec<u64> {
         let mut objects: Vec<_> = store
             .read_blocking(|conn| {
                 let mut out = Vec::new();

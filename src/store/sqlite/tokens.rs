@@ -4,21 +4,14 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::domain::Caller;
 use crate::error::ApiError;
-use crate::store::Store;
+use crate::store::sqlite::SqliteStore;
+use crate::store::{StoreError, TokenInfo, Tokens};
+use async_trait::async_trait;
 
-/// One token as `nexds token list` shows it.
-#[derive(Debug, Clone)]
-pub struct TokenInfo {
-    pub id: i64,
-    pub namespace: String,
-    pub principal: Option<u32>,
-    pub created_time: i64,
-    pub revoked_time: Option<i64>,
-}
-
-impl Store {
+#[async_trait]
+impl Tokens for SqliteStore {
     /// The caller a token hash stands for, if the token exists and is not revoked.
-    pub async fn caller_for_token(&self, hash: [u8; 32]) -> Result<Option<Caller>, ApiError> {
+    async fn caller_for_token(&self, hash: [u8; 32]) -> Result<Option<Caller>, StoreError> {
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT namespace, principal_id FROM tokens
@@ -38,25 +31,25 @@ impl Store {
     }
 
     /// Stores a new token; returns its id.
-    pub fn create_token(
+    fn create_token(
         &self,
         hash: [u8; 32],
         namespace: &str,
         principal: Option<u32>,
         now: i64,
-    ) -> Result<i64, ApiError> {
+    ) -> Result<i64, StoreError> {
         self.write_blocking(|tx| insert(tx, hash, namespace, principal, now))
     }
 
     /// Does the database hold any token, live or revoked?
-    pub fn has_tokens(&self) -> Result<bool, ApiError> {
+    fn has_tokens(&self) -> Result<bool, StoreError> {
         self.read_blocking(|conn| {
             Ok(conn.query_row("SELECT EXISTS (SELECT 1 FROM tokens)", [], |r| r.get(0))?)
         })
     }
 
     /// Stores the bootstrap title token if the database has no token yet; true if it did.
-    pub fn bootstrap_token(&self, hash: [u8; 32], now: i64) -> Result<bool, ApiError> {
+    fn bootstrap_token(&self, hash: [u8; 32], now: i64) -> Result<bool, StoreError> {
         self.write_blocking(|tx| {
             let count: i64 = tx.query_row("SELECT count(*) FROM tokens", [], |r| r.get(0))?;
             if count > 0 {
@@ -67,7 +60,7 @@ impl Store {
         })
     }
 
-    pub fn list_tokens(&self) -> Result<Vec<TokenInfo>, ApiError> {
+    fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
         self.read_blocking(|conn| {
             let mut stmt = conn.prepare(
                 "SELECT id, namespace, principal_id, created_time, revoked_time
@@ -88,12 +81,12 @@ impl Store {
 
     /// Revokes the token with this id, or else the token with this hash.
     /// Returns the id revoked, or `None` if no live token matched.
-    pub fn revoke_token(
+    fn revoke_token(
         &self,
         id: Option<i64>,
         hash: [u8; 32],
         now: i64,
-    ) -> Result<Option<i64>, ApiError> {
+    ) -> Result<Option<i64>, StoreError> {
         self.write_blocking(|tx| {
             let found: Option<i64> = tx
                 .query_row(

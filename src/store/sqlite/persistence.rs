@@ -3,22 +3,25 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::domain::persistence::PersistenceInfo;
+use crate::domain::persistence::{self, PersistenceInfo};
 use crate::domain::{Caller, Object, time};
 use crate::error::ApiError;
-use crate::store::Store;
-use crate::store::objects::{load, mark_deleted, sql_id};
+use crate::store::sqlite::SqliteStore;
+use crate::store::sqlite::objects::{load, mark_deleted, sql_id};
+use crate::store::{Persistence, StoreError};
+use async_trait::async_trait;
 
-impl Store {
+#[async_trait]
+impl Persistence for SqliteStore {
     /// The objects in `slots` of `principal` that the caller may read; empty or
     /// unreadable slots are skipped.
-    pub async fn persistence_infos(
+    async fn persistence_infos(
         &self,
         caller: Caller,
         principal: u32,
         slots: Vec<u16>,
         now: i64,
-    ) -> Result<Vec<PersistenceInfo>, ApiError> {
+    ) -> Result<Vec<PersistenceInfo>, StoreError> {
         self.read(move |conn| {
             let mut out = Vec::new();
             for slot in slots {
@@ -38,16 +41,16 @@ impl Store {
     }
 
     /// One slot: NotFound when empty, else the object's read check decides.
-    pub async fn persistence_info(
+    async fn persistence_info(
         &self,
         caller: Caller,
         principal: u32,
         slot: u16,
         now: i64,
-    ) -> Result<PersistenceInfo, ApiError> {
+    ) -> Result<PersistenceInfo, StoreError> {
         self.read(move |conn| {
             let object = held(conn, &caller.namespace, principal, slot)?
-                .ok_or_else(|| empty_slot(principal, slot))?;
+                .ok_or_else(|| persistence::empty_slot(principal, slot))?;
             object.check_read(&caller, now)?;
             Ok(PersistenceInfo {
                 principal_id: principal,
@@ -60,7 +63,7 @@ impl Store {
 
     /// Puts `data_id`, which `principal` must own, in the slot; the object that
     /// held it is released first (deleted, or expiring again from now).
-    pub async fn perpetuate(
+    async fn perpetuate(
         &self,
         caller: Caller,
         principal: u32,
@@ -68,17 +71,11 @@ impl Store {
         data_id: u64,
         delete_last_object: bool,
         now: i64,
-    ) -> Result<(), ApiError> {
-        check_acts_for(&caller, principal)?;
+    ) -> Result<(), StoreError> {
+        persistence::check_acts_for(&caller, principal)?;
         self.write(move |tx| {
             let object = load(tx, data_id)?.ok_or_else(|| ApiError::not_found(data_id))?;
-            object.check_read(&caller, now)?;
-            if object.owner_id != principal {
-                return Err(ApiError::not_allowed(format!(
-                    "data_id {data_id} is owned by {}, not by principal {principal}",
-                    object.owner_id
-                )));
-            }
+            persistence::check_perpetuate(&object, &caller, principal, now)?;
             let current = held(tx, &caller.namespace, principal, slot)?;
             if current.as_ref().is_some_and(|o| o.data_id == data_id) {
                 return Ok(());
@@ -100,15 +97,15 @@ impl Store {
     }
 
     /// Empties the slot, releasing its object; returns how many objects were released (0 or 1).
-    pub async fn unperpetuate(
+    async fn unperpetuate(
         &self,
         caller: Caller,
         principal: u32,
         slot: u16,
         delete_last_object: bool,
         now: i64,
-    ) -> Result<usize, ApiError> {
-        check_acts_for(&caller, principal)?;
+    ) -> Result<usize, StoreError> {
+        persistence::check_acts_for(&caller, principal)?;
         self.write(move |tx| {
             let released = release(
                 tx,
@@ -122,23 +119,6 @@ impl Store {
         })
         .await
     }
-}
-
-/// A title token acts for any principal; a principal token only for itself.
-fn check_acts_for(caller: &Caller, principal: u32) -> Result<(), ApiError> {
-    match caller.principal {
-        Some(me) if me != principal => Err(ApiError::permission_denied(format!(
-            "principal {me} may not manage the persistence slots of principal {principal}"
-        ))),
-        _ => Ok(()),
-    }
-}
-
-fn empty_slot(principal: u32, slot: u16) -> ApiError {
-    ApiError::new(
-        crate::error::ErrorKind::NotFound,
-        format!("persistence slot {slot} of principal {principal} is empty"),
-    )
 }
 
 /// The live object in a slot, if any.
@@ -180,10 +160,7 @@ pub(crate) fn release(
         conn.prepare_cached("DELETE FROM persistence_slots WHERE data_id = ?1")?
             .execute([sql_id(object.data_id)])?;
         conn.prepare_cached("UPDATE objects SET expire_time = ?2 WHERE data_id = ?1")?
-            .execute(params![
-                sql_id(object.data_id),
-                time::add_days(now, object.period)
-            ])?;
+            .execute(params![sql_id(object.data_id), object.released_expiry(now)])?;
     }
     Ok(Some(object.data_id))
 }

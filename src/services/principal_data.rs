@@ -1,6 +1,8 @@
-//! A principal's data as a whole, for operators (GS2 dumpUserDataByUserId and
-//! cleanUserDataByUserId): the export archive, streamed, and the erase. Shared by
-//! the HTTP handlers and the `nexds export` / `nexds erase` commands.
+//! A principal's data as a whole (GS2-Datastore): the listing of one's own
+//! objects in every state (describeDataObjects), and for operators the export
+//! archive, streamed (dumpUserDataByUserId), and the erase
+//! (cleanUserDataByUserId). Export and erase serve the HTTP handlers and the
+//! `nexds export` / `nexds erase` commands alike.
 //!
 //! The archive is a POSIX (ustar) tar: `metainfos.xml`, `persistenceinfos.xml`,
 //! `ratings_given.xml`, then `files/<data_id>` for each stored file, by data_id.
@@ -14,10 +16,65 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 
 use crate::blob::Blobs;
-use crate::domain::principal::Erased;
+use crate::domain::principal_data::{self, Erased, ListWindow, Listed, PrincipalData};
+use crate::domain::{Caller, Object};
 use crate::error::ApiError;
+use crate::services::Services;
+use crate::sign;
 use crate::store::Store;
-use crate::xml::render;
+
+/// One page of a principal's own objects, and the token of the next page.
+pub struct OwnPage {
+    pub objects: Vec<Object>,
+    pub next_page_token: Option<String>,
+}
+
+impl Services {
+    /// The objects of `owner` that `filter` admits, by data_id, `limit` at a
+    /// time, after the page `page_token` names (a token of this very listing).
+    pub async fn list_own_data(
+        &self,
+        caller: Caller,
+        owner: u32,
+        filter: Listed,
+        limit: usize,
+        page_token: Option<&str>,
+        now: i64,
+    ) -> Result<OwnPage, ApiError> {
+        // A token belongs to one listing: namespace, owner and status filter.
+        let scope = format!("{}\n{owner}\n{}", caller.namespace, filter.name());
+        let after = match page_token.filter(|t| !t.is_empty()) {
+            None => 0,
+            Some(token) if token.len() > principal_data::PAGE_TOKEN_MAX_CHARS => {
+                return Err(ApiError::invalid(format!(
+                    "page_token is longer than {} characters",
+                    principal_data::PAGE_TOKEN_MAX_CHARS
+                )));
+            }
+            Some(token) => sign::page_token_id(&self.link_secret, &scope, token)
+                .ok_or_else(|| ApiError::invalid("page_token is not a token of this listing"))?,
+        };
+        let window = ListWindow {
+            now,
+            uploads_after: now - self.upload_timeout_secs,
+            deleted_since: now - self.retention_secs,
+        };
+        let page = self
+            .store
+            .owned_objects(caller.namespace, owner, filter, after, limit, window)
+            .await?;
+        let next_page_token = match page.objects.last() {
+            Some(last) if page.more => {
+                Some(sign::page_token(&self.link_secret, &scope, last.data_id))
+            }
+            _ => None,
+        };
+        Ok(OwnPage {
+            objects: page.objects,
+            next_page_token,
+        })
+    }
+}
 
 const BLOCK: u64 = 512;
 /// Padding and the end of the archive (two zero blocks).
@@ -80,14 +137,19 @@ pub struct Export {
     pub files: usize,
 }
 
+/// The documents of the archive for a principal's data and its stored files'
+/// sizes, as `(path, bytes)` (the codec's `render::export_documents`).
+pub type Documents = fn(&PrincipalData, &[Option<u64>]) -> Vec<(&'static str, Vec<u8>)>;
+
 /// Reads everything `principal` has in `namespace` (one snapshot), renders the
-/// documents, and finds which files are stored and how large they are.
+/// documents with `documents`, and finds which files are stored and how large they are.
 pub async fn plan_export(
     store: &Store,
     blobs: &Blobs,
     namespace: String,
     principal: u32,
     now: i64,
+    documents: Documents,
 ) -> Result<Export, ApiError> {
     let data = store.principal_data(namespace, principal).await?;
     let mut sizes = Vec::with_capacity(data.objects.len());
@@ -99,30 +161,19 @@ pub async fn plan_export(
         };
         sizes.push(size);
     }
-    let document = |path: &str, bytes: Vec<u8>| Entry {
-        path: path.to_owned(),
-        mtime: now,
-        content: Content::Document(Bytes::from(bytes)),
-    };
-    let mut entries = vec![
-        document(
-            "metainfos.xml",
-            render::export_metainfos(&data.objects, &sizes),
-        ),
-        document(
-            "persistenceinfos.xml",
-            render::persistenceinfos(&data.slots),
-        ),
-        document(
-            "ratings_given.xml",
-            render::ratings_given(&data.ratings_given, &data.rating_locks),
-        ),
-    ];
+    let mut entries: Vec<Entry> = documents(&data, &sizes)
+        .into_iter()
+        .map(|(path, bytes)| Entry {
+            path: path.to_owned(),
+            mtime: now,
+            content: Content::Document(Bytes::from(bytes)),
+        })
+        .collect();
     let mut files = 0;
     for (owned, size) in data.objects.iter().zip(sizes) {
         if let (Some(key), Some(size)) = (&owned.object.blob_key, size) {
             entries.push(Entry {
-                path: render::export_file_path(owned.object.data_id),
+                path: principal_data::export_file_path(owned.object.data_id),
                 mtime: owned.object.updated_time,
                 content: Content::File {
                     key: key.clone(),

@@ -1,0 +1,85 @@
+//! Uploads (spec 12.3.2.5): prepare creates the object and hands out a signed
+//! POST form; complete checks the stored file, then makes the object visible.
+
+use crate::blob::UploadForm;
+use crate::domain::prepare::PrepareRequest;
+use crate::domain::{Caller, DataId, time};
+use crate::error::ApiError;
+use crate::services::Services;
+use crate::store::UploadState;
+
+/// What a prepare made.
+pub enum Prepared {
+    /// A finished meta-binary-only object: only its data_id goes back.
+    MetaOnly(u64),
+    /// An object waiting for its file, and the form to upload it with.
+    Upload { data_id: u64, form: UploadForm },
+}
+
+impl Services {
+    /// Creates the object of a `<prepare>`: finished at once when meta-binary
+    /// only, else uploading, with the POST form for its file.
+    pub async fn prepare_upload(
+        &self,
+        caller: Caller,
+        request: PrepareRequest,
+        now: i64,
+    ) -> Result<Prepared, ApiError> {
+        if request.is_meta_only(self.max_file_size)? {
+            let id = self.store.create_meta_only(caller, request, now).await?;
+            return Ok(Prepared::MetaOnly(id));
+        }
+        let size = request.size;
+        let (data_id, key) = self.store.create_upload(caller, request, now).await?;
+        let form = self
+            .blobs
+            .upload_form(&key, size, now, now + self.upload_form_secs);
+        Ok(Prepared::Upload { data_id, form })
+    }
+
+    /// Completes the upload of `id`: the file must be in storage with the
+    /// declared size. `owner`, when given, must be the object's owner. A
+    /// repeated complete succeeds again.
+    pub async fn complete_upload(
+        &self,
+        caller: Caller,
+        DataId(id): DataId,
+        owner: Option<u32>,
+        now: i64,
+    ) -> Result<(), ApiError> {
+        let upload = self
+            .store
+            .upload_for_complete(caller, id, now, self.upload_timeout_secs)
+            .await?;
+        let UploadState::Uploading(object) = upload else {
+            return Ok(());
+        };
+        if let Some(owner) = owner
+            && owner != object.owner_id
+        {
+            return Err(ApiError::invalid(format!(
+                "owner_id {owner} is not the owner of data_id {id}"
+            )));
+        }
+        let key = object.blob_key.as_deref().unwrap_or_default();
+        match self.blobs.size_of(key).await.map_err(ApiError::internal)? {
+            Some(size) if size == object.size => {}
+            Some(size) => {
+                return Err(ApiError::not_allowed(format!(
+                    "the file of data_id {id} is {size} bytes, prepare declared {}",
+                    object.size
+                )));
+            }
+            None => {
+                return Err(ApiError::not_allowed(format!(
+                    "no file has been uploaded for data_id {id}"
+                )));
+            }
+        }
+        // The deadline again, from the time the file was found (DESIGN §5).
+        self.store
+            .finish_upload(id, time::now() - self.upload_timeout_secs)
+            .await?;
+        Ok(())
+    }
+}

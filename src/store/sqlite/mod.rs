@@ -1,0 +1,321 @@
+//! The SQLite backend of the metadata store, the embedded default. Reads go
+//! through a small pool, writes through one writer connection so they never
+//! fight over the lock; each unit of work runs off the async threads with its
+//! transaction inside. Everything that knows rusqlite is in this folder.
+
+pub mod objects;
+pub mod persistence;
+pub mod principal_data;
+pub mod purge;
+pub mod ratings;
+pub mod search;
+pub mod tokens;
+pub mod uploads;
+pub mod versions;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use r2d2::Pool;
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+use crate::error::ApiError;
+use crate::store::StoreError;
+
+/// The whole current schema, for a new database.
+const SCHEMA: &str = include_str!("../../../schema.sql");
+/// The `PRAGMA user_version` that `schema.sql` creates.
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// The upgrade to `version`: the part of `schema.sql` from the comment line that
+/// marks `(version N)` to the next such mark, so an upgraded database gets exactly
+/// what a new one does, from one text.
+fn upgrade_sql(version: i64) -> Option<&'static str> {
+    let line_start = |text: &str, at: usize| text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let mark = SCHEMA.find(&format!("(version {version})"))?;
+    let rest = &SCHEMA[line_start(SCHEMA, mark)..];
+    let end = rest
+        .find(&format!("(version {})", version + 1))
+        .map_or(rest.len(), |next| line_start(rest, next));
+    Some(&rest[..end])
+}
+
+const READ_POOL_SIZE: u32 = 8;
+/// Up to this much of the database file is read through a memory map rather than
+/// copied page by page: searches visit many pages of a large database (README,
+/// "Search performance"). Address space only; the pages are the OS page cache.
+const MMAP_BYTES: i64 = 1 << 30;
+
+/// How hard a commit waits for the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// `synchronous=FULL`: an acknowledged write survives power loss.
+    #[default]
+    Full,
+    /// `synchronous=NORMAL`: survives a crash of nexds, may lose the last
+    /// commits on power loss; several times faster on slow disks.
+    Normal,
+}
+
+impl std::str::FromStr for Durability {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "full" => Ok(Durability::Full),
+            "normal" => Ok(Durability::Normal),
+            other => Err(format!("unknown durability '{other}' (full, normal)")),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot create the data directory {0}: {1}")]
+    DataDir(PathBuf, #[source] std::io::Error),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("connection pool error: {0}")]
+    Pool(#[from] r2d2::Error),
+    #[error(
+        "the database has schema version {0}, which this nexds ({SCHEMA_VERSION}) does not know; \
+         is it newer?"
+    )]
+    TooNew(i64),
+    #[error("schema.sql has no upgrade to version {0}")]
+    NoUpgrade(i64),
+}
+
+/// The SQLite metadata store; cheap to clone.
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: Pool<SqliteConnectionManager>,
+    writer: Arc<Mutex<Connection>>,
+}
+
+fn configure(conn: &Connection, durability: Durability) -> rusqlite::Result<()> {
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    let sync = match durability {
+        Durability::Full => "FULL",
+        Durability::Normal => "NORMAL",
+    };
+    conn.pragma_update(None, "synchronous", sync)?;
+    conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), OpenError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    match version {
+        0 => {
+            tx.execute_batch(SCHEMA)?;
+            log::info!("created the metadata schema, version {SCHEMA_VERSION}");
+        }
+        v if v > SCHEMA_VERSION => return Err(OpenError::TooNew(v)),
+        v if v < 0 => return Err(OpenError::TooNew(v)),
+        v => {
+            for next in v + 1..=SCHEMA_VERSION {
+                let sql = upgrade_sql(next).ok_or(OpenError::NoUpgrade(next))?;
+                tx.execute_batch(sql)?;
+                tx.pragma_update(None, "user_version", next)?;
+                log::info!("upgraded the metadata schema to version {next}");
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `<data_dir>/nexds.db` and brings its schema up to date.
+    pub fn open(data_dir: &Path, durability: Durability) -> Result<SqliteStore, OpenError> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| OpenError::DataDir(data_dir.to_owned(), e))?;
+        let path = data_dir.join("nexds.db");
+        let mut writer = Connection::open(&path)?;
+        configure(&writer, durability)?;
+        migrate(&mut writer)?;
+        let manager = SqliteConnectionManager::file(&path).with_init(move |c| {
+            configure(c, durability)?;
+            c.pragma_update(None, "query_only", "ON")
+        });
+        let pool = Pool::builder()
+            .max_size(READ_POOL_SIZE)
+            .min_idle(Some(1))
+            .build(manager)?;
+        Ok(SqliteStore {
+            pool,
+            writer: Arc::new(Mutex::new(writer)),
+        })
+    }
+
+    /// Runs `f` on a pooled read connection, on this thread, inside one read
+    /// transaction so everything it reads is from one snapshot (an object and its
+    /// tags never mix before and after a concurrent write).
+    pub fn read_blocking<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, ApiError>,
+    ) -> Result<T, StoreError> {
+        let read = || {
+            let mut conn = self.pool.get()?;
+            let tx = conn.transaction()?;
+            let value = f(&tx)?;
+            tx.finish()?;
+            Ok::<_, ApiError>(value)
+        };
+        Ok(read()?)
+    }
+
+    /// Runs `f` in one immediate transaction on the writer, on this thread.
+    /// An error rolls everything back.
+    pub fn write_blocking<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, ApiError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let write = || {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let value = f(&tx)?;
+            tx.commit()?;
+            Ok::<_, ApiError>(value)
+        };
+        Ok(write()?)
+    }
+
+    /// [`Self::read_blocking`] on the blocking thread pool.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
+    {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.read_blocking(f))
+            .await
+            .map_err(|e| StoreError::Backend(Box::new(e)))?
+    }
+
+    /// [`Self::write_blocking`] on the blocking thread pool.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T, ApiError> + Send + 'static,
+    {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.write_blocking(f))
+            .await
+            .map_err(|e| StoreError::Backend(Box::new(e)))?
+    }
+}
+
+impl From<rusqlite::Error> for ApiError {
+    fn from(err: rusqlite::Error) -> Self {
+        ApiError::internal(err)
+    }
+}
+
+impl From<r2d2::Error> for ApiError {
+    fn from(err: r2d2::Error) -> Self {
+        ApiError::internal(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_database_gets_the_schema_and_reopens() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path(), Durability::Normal).unwrap();
+        let version: i64 = store
+            .read_blocking(|c| Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        drop(store);
+        SqliteStore::open(dir.path(), Durability::Normal).unwrap();
+    }
+
+    /// The `sqlite_master` rows of the database in `dir`, in a stable order.
+    fn schema_rows(dir: &Path) -> Vec<(String, String, String, Option<String>)> {
+        let conn = Connection::open(dir.join("nexds.db")).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name")
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_version_1_database_upgrades_to_the_schema_of_a_new_one() {
+        // Version 1 is schema.sql without what version 2 added.
+        let cut = SCHEMA
+            .lines()
+            .position(|l| l.starts_with("--") && l.contains("(version 2)"))
+            .unwrap();
+        let mut v1: String = SCHEMA.lines().take(cut).map(|l| format!("{l}\n")).collect();
+        v1.push_str("PRAGMA user_version = 1;\n");
+        let old = tempfile::tempdir().unwrap();
+        let conn = Connection::open(old.path().join("nexds.db")).unwrap();
+        conn.execute_batch(&v1).unwrap();
+        conn.execute(
+            "INSERT INTO objects (namespace, owner_id, size, data_type, period, access_type,
+                update_type, state, created_time, updated_time, referred_time, expire_time,
+                access_password, update_password)
+             VALUES ('default', 100, 0, 7, 90, 0, 3, 1, 1, 1, 1, 2, 1, 1)",
+            [],
+        )
+        .unwrap();
+        drop(conn);
+        assert!(
+            !schema_rows(old.path())
+                .iter()
+                .any(|r| r.1 == "objects_search_by_type")
+        );
+
+        let store = SqliteStore::open(old.path(), Durability::Normal).unwrap();
+        let version: i64 = store
+            .read_blocking(|c| Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let kept: i64 = store
+            .read_blocking(|c| Ok(c.query_row("SELECT count(*) FROM objects", [], |r| r.get(0))?))
+            .unwrap();
+        assert_eq!(kept, 1);
+        drop(store);
+
+        let new = tempfile::tempdir().unwrap();
+        drop(SqliteStore::open(new.path(), Durability::Normal).unwrap());
+        assert_eq!(schema_rows(old.path()), schema_rows(new.path()));
+    }
+
+    #[test]
+    fn each_upgrade_is_its_section_of_schema_sql() {
+        let v2 = upgrade_sql(2).unwrap();
+        assert!(v2.starts_with("-- Search indexes (version 2)"), "{v2}");
+        assert!(v2.contains("CREATE INDEX objects_search_by_type"));
+        assert!(!v2.contains("CREATE TABLE"));
+        assert!(upgrade_sql(SCHEMA_VERSION + 1).is_none());
+        for version in 2..=SCHEMA_VERSION {
+            assert!(upgrade_sql(version).is_some(), "version {version}");
+        }
+    }
+
+    #[test]
+    fn a_newer_database_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("nexds.db")).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(conn);
+        assert!(matches!(
+            SqliteStore::open(dir.path(), Durability::Normal),
+            Err(OpenError::TooNew(99))
+        ));
+    }
+}
