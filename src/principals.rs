@@ -276,7 +276,7 @@ mod tests {
                 Some("a".into()),
                 Some("s".into()),
                 "us-east-1",
-                crate::sign::SignatureVersion::V2,
+                crate::s3::sign::SignatureVersion::V2,
                 "http://h",
             )
             .unwrap(),

@@ -12,8 +12,8 @@ use md5::{Digest, Md5};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::blob::{BlobError, FileStream, UploadForm, http_date};
+use crate::s3::sign::{self, Credentials, ObjectUrl, PostUpload, SignatureVersion};
 use crate::secrets;
-use crate::sign::{self, Credentials, ObjectUrl, PostUpload, SignatureVersion};
 
 #[derive(Debug)]
 pub struct LocalStore {

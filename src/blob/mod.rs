@@ -4,10 +4,7 @@
 //! as a stream for exports.
 
 pub mod local;
-pub mod post_policy;
-pub mod presigned;
 pub mod s3;
-pub mod s3_error;
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -115,7 +112,7 @@ impl Blobs {
     pub fn presign_reaches(&self, secs: i64) -> bool {
         match self {
             Blobs::Local(store) => store.presign_reaches(secs),
-            Blobs::S3(_) => secs <= crate::sign::V4_MAX_EXPIRES,
+            Blobs::S3(_) => secs <= crate::s3::sign::V4_MAX_EXPIRES,
         }
     }
 

@@ -9,7 +9,7 @@ use futures_util::TryStreamExt;
 
 use crate::blob::{BlobError, FileStream, UploadForm, http_date};
 use crate::config::S3Settings;
-use crate::sign::{self, Credentials, ObjectUrl, PostUpload, SignatureVersion};
+use crate::s3::sign::{self, Credentials, ObjectUrl, PostUpload, SignatureVersion};
 
 pub struct S3Store {
     bucket: Box<Bucket>,

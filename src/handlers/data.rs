@@ -8,7 +8,7 @@ use crate::domain::principal::{self, ListWindow, Listed};
 use crate::domain::{self, Caller, time};
 use crate::error::ApiError;
 use crate::handlers::{AppState, Body, Query, xml};
-use crate::sign;
+use crate::links;
 use crate::store::uploads::UploadState;
 use crate::xml::read::{parse_document, parse_optional_document};
 use crate::xml::render::{self, Include};
@@ -153,7 +153,7 @@ pub async fn list_own_data(
                 principal::PAGE_TOKEN_MAX_CHARS
             )));
         }
-        Some(token) => sign::page_token_id(&state.link_secret, &scope, token)
+        Some(token) => links::page_token_id(&state.link_secret, &scope, token)
             .ok_or_else(|| ApiError::invalid("page_token is not a token of this listing"))?,
     };
     let now = time::now();
@@ -167,7 +167,9 @@ pub async fn list_own_data(
         .owned_objects(caller.namespace, owner, filter, after, limit, window)
         .await?;
     let next = match page.objects.last() {
-        Some(last) if page.more => Some(sign::page_token(&state.link_secret, &scope, last.data_id)),
+        Some(last) if page.more => {
+            Some(links::page_token(&state.link_secret, &scope, last.data_id))
+        }
         _ => None,
     };
     Ok(xml(render::listing(

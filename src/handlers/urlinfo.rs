@@ -7,7 +7,7 @@ use actix_web::{HttpResponse, web};
 use crate::domain::{self, Caller, Object, time};
 use crate::error::ApiError;
 use crate::handlers::{AppState, Query, versions, xml};
-use crate::sign;
+use crate::links;
 use crate::xml::render;
 
 /// urlinfo's `period`: days the URL stays valid, 1..=365, default 30.
@@ -36,7 +36,7 @@ pub(crate) async fn download_url(
             .map_err(ApiError::internal);
     }
     let expires_at = now + secs;
-    let signature = sign::link_signature(&state.link_secret, object.data_id, key, expires_at);
+    let signature = links::link_signature(&state.link_secret, object.data_id, key, expires_at);
     Ok(format!(
         "{}/download/{}?version={}&expires={expires_at}&signature={signature}",
         state.public_url, object.data_id, object.version
@@ -161,8 +161,8 @@ pub async fn follow_download_link(
         ));
     };
     let key = stored.blob_key.as_str();
-    let expected = sign::link_signature(&state.link_secret, id, key, expires_at);
-    if !sign::same_signature(&expected, signature) {
+    let expected = links::link_signature(&state.link_secret, id, key, expires_at);
+    if !links::same_signature(&expected, signature) {
         return Ok(s3_error(
             StatusCode::FORBIDDEN,
             "SignatureDoesNotMatch",

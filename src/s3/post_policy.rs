@@ -10,8 +10,9 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::blob::s3_error::{S3Code, S3Error};
-use crate::sign::{self, Credentials, V4_ALGORITHM};
+use crate::links::same_signature;
+use crate::s3::error::{S3Code, S3Error};
+use crate::s3::sign::{self, Credentials, V4_ALGORITHM};
 
 /// The form fields before the file may hold at most this many bytes (S3's limit).
 pub const MAX_PRE_DATA: usize = 20 * 1024;
@@ -456,7 +457,7 @@ fn verify_signature<'f>(form: &'f Form, creds: &Credentials) -> Result<&'f str, 
             ));
         }
         let key = sign::signing_key_v4(&creds.secret_key, scope.date, &creds.region, "s3");
-        if !sign::same_signature(&sign::sign_v4(&key, policy), signature) {
+        if !same_signature(&sign::sign_v4(&key, policy), signature) {
             return Err(S3Error::signature_mismatch());
         }
         Ok(policy)
@@ -467,7 +468,7 @@ fn verify_signature<'f>(form: &'f Form, creds: &Credentials) -> Result<&'f str, 
         if access_key != creds.access_key {
             return Err(S3Error::invalid_access_key());
         }
-        if !sign::same_signature(&sign::sign_v2(&creds.secret_key, policy), signature) {
+        if !same_signature(&sign::sign_v2(&creds.secret_key, policy), signature) {
             return Err(S3Error::signature_mismatch());
         }
         Ok(policy)
@@ -671,7 +672,7 @@ fn checksum(form: &Form) -> Result<Option<Checksum>, S3Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sign::{Condition, SignatureVersion, encode_policy};
+    use crate::s3::sign::{Condition, SignatureVersion, encode_policy};
 
     const NOW: i64 = 1_356_998_400; // 2013-01-01T00:00:00Z
 

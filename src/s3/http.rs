@@ -16,13 +16,13 @@ use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::blob::LocalStore;
-use crate::blob::post_policy::{self, Form, MAX_PRE_DATA, Success};
-use crate::blob::presigned::{self, ObjectRequest};
-use crate::blob::s3_error::{S3Code, S3Error};
 use crate::domain::time;
 use crate::error::{ApiError, ErrorKind};
 use crate::handlers::AppState;
-use crate::sign;
+use crate::s3::error::{S3Code, S3Error};
+use crate::s3::post_policy::{self, Form, MAX_PRE_DATA, Success};
+use crate::s3::presigned::{self, ObjectRequest};
+use crate::s3::sign;
 
 /// S3's content type for its XML answers.
 const XML: &str = "application/xml";

@@ -2,9 +2,10 @@
 //! authentication (`AWSAccessKeyId`, `Expires`, `Signature`) and SigV4 query
 //! authentication (`X-Amz-*`), against the local store's keys.
 
-use crate::blob::post_policy::{CredentialScope, parse_amz_date};
-use crate::blob::s3_error::{S3Code, S3Error};
-use crate::sign::{self, Credentials, V4_ALGORITHM, V4_MAX_EXPIRES};
+use crate::links::same_signature;
+use crate::s3::error::{S3Code, S3Error};
+use crate::s3::post_policy::{CredentialScope, parse_amz_date};
+use crate::s3::sign::{self, Credentials, V4_ALGORITHM, V4_MAX_EXPIRES};
 
 /// How far in the future a SigV4 `X-Amz-Date` may be (clock skew, as MinIO and s3s).
 pub const MAX_SKEW_SECS: i64 = 15 * 60;
@@ -195,7 +196,7 @@ fn verify_v2(
             &amz_headers,
             &resource,
         );
-        if sign::same_signature(
+        if same_signature(
             &sign::sign_v2(&creds.secret_key, &string_to_sign),
             signature,
         ) {
@@ -317,7 +318,7 @@ fn verify_v4(
             &key,
             &sign::string_to_sign_v4(date, &scope_text, &canonical),
         );
-        if sign::same_signature(&expected, signature) {
+        if same_signature(&expected, signature) {
             return Ok(());
         }
     }
@@ -327,7 +328,7 @@ fn verify_v4(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sign::ObjectUrl;
+    use crate::s3::sign::ObjectUrl;
 
     fn creds() -> Credentials {
         Credentials {

@@ -5,7 +5,7 @@
 use std::fmt;
 
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use sha1::Sha1;
@@ -138,15 +138,6 @@ pub fn signing_key_v4(secret: &str, yyyymmdd: &str, region: &str, service: &str)
 /// SigV4: hex of HMAC-SHA256 with the derived key.
 pub fn sign_v4(key: &[u8; 32], string_to_sign: &str) -> String {
     hex::encode(hmac256(key, string_to_sign))
-}
-
-/// Constant-time comparison of two signatures.
-pub fn same_signature(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
 }
 
 /// What a POST form lets its holder upload.
@@ -388,32 +379,6 @@ pub fn presign_get_v4(creds: &Credentials, url: &ObjectUrl, now: i64, expires_in
     format!("{}?{query}&X-Amz-Signature={signature}", url.encoded())
 }
 
-/// Download links of nexds itself (`/download/{data_id}`), for periods longer than
-/// a presigned URL may live: HMAC-SHA256 over the data_id, the file key and the expiry.
-pub fn link_signature(secret: &[u8], data_id: u64, key: &str, expires_at: i64) -> String {
-    hex::encode(hmac256(secret, &format!("{data_id}\n{key}\n{expires_at}")))
-}
-
-/// A listing's page token: URL-safe Base64 (unpadded) of the last data_id shown
-/// (8 bytes, big-endian) and the first 12 bytes of an HMAC-SHA256 over `scope`
-/// (the listing it belongs to) and that id. Opaque to clients, and a token made up
-/// or taken from another listing is told apart.
-pub fn page_token(secret: &[u8], scope: &str, last_id: u64) -> String {
-    let mut bytes = last_id.to_be_bytes().to_vec();
-    bytes.extend_from_slice(&hmac256(secret, &format!("page\n{scope}\n{last_id}"))[..12]);
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// The last data_id of a [`page_token`] made for `scope`, or `None` if it is not one.
-pub fn page_token_id(secret: &[u8], scope: &str, token: &str) -> Option<u64> {
-    let bytes = URL_SAFE_NO_PAD.decode(token.trim()).ok()?;
-    let (id, mac) = bytes.split_at_checked(8)?;
-    let last_id = u64::from_be_bytes(id.try_into().ok()?);
-    let mut expected = Hmac::<Sha256>::new_from_slice(secret).ok()?;
-    expected.update(format!("page\n{scope}\n{last_id}").as_bytes());
-    (mac.len() == 12 && expected.verify_truncated_left(mac).is_ok()).then_some(last_id)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -606,38 +571,5 @@ mod tests {
         let plain = ObjectUrl::new("http://127.0.0.1:3900", "b", "k");
         assert_eq!(plain.path, "/b/k");
         assert_eq!(plain.origin, "http://127.0.0.1:3900");
-    }
-
-    #[test]
-    fn link_signatures_bind_id_key_and_expiry() {
-        let a = link_signature(b"s", 1, "k", 10);
-        assert_eq!(a.len(), 64);
-        assert_ne!(a, link_signature(b"s", 2, "k", 10));
-        assert_ne!(a, link_signature(b"s", 1, "j", 10));
-        assert_ne!(a, link_signature(b"s", 1, "k", 11));
-        assert_ne!(a, link_signature(b"t", 1, "k", 10));
-    }
-
-    #[test]
-    fn page_tokens_carry_the_id_and_belong_to_their_listing() {
-        let token = page_token(b"s", "default/100/all", 1_000_042);
-        assert_eq!(
-            page_token_id(b"s", "default/100/all", &token),
-            Some(1_000_042)
-        );
-        assert_eq!(page_token_id(b"s", "default/100/deleted", &token), None);
-        assert_eq!(page_token_id(b"t", "default/100/all", &token), None);
-        assert!(!token.contains(['+', '/', '=']), "{token}");
-        let forged = URL_SAFE_NO_PAD.encode(1_000_000u64.to_be_bytes());
-        assert_eq!(page_token_id(b"s", "default/100/all", &forged), None);
-        assert_eq!(page_token_id(b"s", "default/100/all", "%%%"), None);
-        assert_eq!(page_token_id(b"s", "default/100/all", ""), None);
-    }
-
-    #[test]
-    fn signatures_compare_in_full() {
-        assert!(same_signature("abc", "abc"));
-        assert!(!same_signature("abc", "abd"));
-        assert!(!same_signature("abc", "ab"));
     }
 }
