@@ -8,7 +8,6 @@ use std::rc::Rc;
 
 use actix_multipart::{Field, Multipart, MultipartError};
 use actix_web::body::SizedStream;
-use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -19,13 +18,10 @@ use crate::blob::LocalStore;
 use crate::domain::time;
 use crate::error::{ApiError, ErrorKind};
 use crate::handlers::AppState;
-use crate::s3::error::{S3Code, S3Error};
+use crate::s3::error::{self, S3Code, S3Error};
 use crate::s3::post_policy::{self, Form, MAX_PRE_DATA, Success};
 use crate::s3::presigned::{self, ObjectRequest};
 use crate::s3::sign;
-
-/// S3's content type for its XML answers.
-const XML: &str = "application/xml";
 
 /// What S3 stores when a form names no `Content-Type`.
 const DEFAULT_CONTENT_TYPE: &str = "binary/octet-stream";
@@ -322,7 +318,7 @@ fn post_success(
             ))
             .finish(),
         Success::Status(201) => HttpResponse::Created()
-            .insert_header((header::CONTENT_TYPE, XML))
+            .insert_header((header::CONTENT_TYPE, error::CONTENT_TYPE))
             .insert_header((header::LOCATION, location.as_str()))
             .body(post_policy::post_response_xml(
                 &location,
@@ -580,17 +576,7 @@ fn s3_error(req: &HttpRequest, err: &S3Error, request_id: &str) -> HttpResponse 
     } else {
         log::debug!("local store refused {} {}: {err}", req.method(), req.path());
     }
-    let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::BAD_REQUEST);
-    let mut response = HttpResponse::build(status);
-    response.insert_header((header::CONTENT_TYPE, XML));
-    if !request_id.is_empty() {
-        response.insert_header(("x-amz-request-id", request_id));
-    }
-    if req.method() == actix_web::http::Method::HEAD {
-        response.finish()
-    } else {
-        response.body(err.to_xml(request_id))
-    }
+    err.response(request_id, req.method() == actix_web::http::Method::HEAD)
 }
 
 /// A request id in S3's style: 16 upper-case hex digits.

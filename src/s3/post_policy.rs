@@ -74,13 +74,16 @@ impl Success {
 
 /// The body of a `201` answer: where the object is and its ETag.
 pub fn post_response_xml(location: &str, bucket: &str, key: &str, etag_hex: &str) -> String {
-    let e = |s: &str| quick_xml::escape::partial_escape(s).into_owned();
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<PostResponse><Location>{}</Location>\
-         <Bucket>{}</Bucket><Key>{}</Key><ETag>\"{etag_hex}\"</ETag></PostResponse>",
-        e(location),
-        e(bucket),
-        e(key)
+    let etag = format!("\"{etag_hex}\"");
+    crate::s3::error::document(
+        "PostResponse",
+        true,
+        &[
+            ("Location", location),
+            ("Bucket", bucket),
+            ("Key", key),
+            ("ETag", &etag),
+        ],
     )
 }
 
