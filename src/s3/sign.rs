@@ -13,6 +13,8 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use time::macros::format_description;
 
+use crate::s3::error::{S3Code, S3Error};
+
 /// An access key, its secret and the SigV4 region.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
@@ -138,6 +140,107 @@ pub fn signing_key_v4(secret: &str, yyyymmdd: &str, region: &str, service: &str)
 /// SigV4: hex of HMAC-SHA256 with the derived key.
 pub fn sign_v4(key: &[u8; 32], string_to_sign: &str) -> String {
     hex::encode(hmac256(key, string_to_sign))
+}
+
+/// A SigV4 `x-amz-credential`: `<access key>/<yyyymmdd>/<region>/s3/aws4_request`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CredentialScope<'a> {
+    pub access_key: &'a str,
+    pub date: &'a str,
+    pub region: &'a str,
+    pub service: &'a str,
+    pub terminator: &'a str,
+}
+
+impl<'a> CredentialScope<'a> {
+    pub fn parse(text: &'a str) -> Option<CredentialScope<'a>> {
+        let mut parts = text.rsplitn(5, '/');
+        let terminator = parts.next()?;
+        let service = parts.next()?;
+        let region = parts.next()?;
+        let date = parts.next()?;
+        let access_key = parts.next()?;
+        let date_ok = date.len() == 8 && date.bytes().all(|b| b.is_ascii_digit());
+        (date_ok && !access_key.is_empty()).then_some(CredentialScope {
+            access_key,
+            date,
+            region,
+            service,
+            terminator,
+        })
+    }
+
+    /// S3's complaint about a scope that is not this store's, if any.
+    pub fn mismatch(&self, region: &str) -> Option<String> {
+        let what = if self.region != region {
+            format!(
+                "the region '{}' is wrong; expecting '{region}'",
+                self.region
+            )
+        } else if self.service != "s3" {
+            format!(
+                "incorrect service '{}'. This endpoint belongs to 's3'.",
+                self.service
+            )
+        } else if self.terminator != "aws4_request" {
+            format!(
+                "incorrect terminal '{}'. This endpoint uses 'aws4_request'.",
+                self.terminator
+            )
+        } else {
+            return None;
+        };
+        Some(format!(
+            "Error parsing the X-Amz-Credential parameter; {what}"
+        ))
+    }
+}
+
+/// `yyyymmddThhmmssZ` as UNIX seconds.
+pub fn parse_amz_date(text: &str) -> Option<i64> {
+    let format = format_description!("[year][month][day]T[hour][minute][second]Z");
+    time::PrimitiveDateTime::parse(text, format)
+        .ok()
+        .map(|t| t.assume_utc().unix_timestamp())
+}
+
+/// Judges a SigV4 form's or URL's algorithm, credential and date against this
+/// store's keys, in S3's order; a malformed or foreign value is refused with
+/// `code` (`InvalidArgument` for forms, `AuthorizationQueryParametersError` for
+/// URLs). Returns the credential's scope and the signing time.
+pub fn check_v4_scope<'a>(
+    algorithm: &str,
+    credential: &'a str,
+    date: &str,
+    creds: &Credentials,
+    code: S3Code,
+) -> Result<(CredentialScope<'a>, i64), S3Error> {
+    if algorithm != V4_ALGORITHM {
+        return Err(S3Error::new(
+            code,
+            format!("X-Amz-Algorithm only supports \"{V4_ALGORITHM}\""),
+        ));
+    }
+    let scope = CredentialScope::parse(credential).ok_or_else(|| {
+        S3Error::new(
+            code,
+            "Error parsing the X-Amz-Credential parameter; the Credential is mal-formed; \
+             expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\".",
+        )
+    })?;
+    if scope.access_key != creds.access_key {
+        return Err(S3Error::invalid_access_key());
+    }
+    if let Some(message) = scope.mismatch(&creds.region) {
+        return Err(S3Error::new(code, message));
+    }
+    let signed_at = parse_amz_date(date).ok_or_else(|| {
+        S3Error::new(
+            code,
+            "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"",
+        )
+    })?;
+    Ok((scope, signed_at))
 }
 
 /// What a POST form lets its holder upload.
