@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::sign::SignatureVersion;
+use crate::s3::sign::SignatureVersion;
 use crate::store::Durability;
 
 /// Where files live.

@@ -9,7 +9,7 @@ use actix_web::{App, HttpServer, web};
 
 use std::sync::Arc;
 
-use crate::blob::{Blobs, LocalStore, S3Store};
+use crate::blob::{Blobs, LocalBlobs, S3Blobs};
 use crate::config::{Settings, StorageKind};
 use crate::domain::time;
 use crate::handlers::{self, BodyLimit};
@@ -112,7 +112,7 @@ pub fn open_blobs(settings: &Settings, public_url: &str) -> Result<Blobs, Startu
     let version = settings.post_signature();
     match settings.storage {
         StorageKind::Local => {
-            let store = LocalStore::open(
+            let store = LocalBlobs::open(
                 &settings.data_dir,
                 &settings.local_bucket,
                 settings.local_access_key.clone(),
@@ -131,7 +131,7 @@ pub fn open_blobs(settings: &Settings, public_url: &str) -> Result<Blobs, Startu
             Ok(Blobs::Local(Arc::new(store)))
         }
         StorageKind::S3 => {
-            let store = S3Store::new(&settings.s3, version)
+            let store = S3Blobs::new(&settings.s3, version)
                 .map_err(|e| StartupError::Blobs(e.to_string()))?;
             log::info!(
                 "files are kept in S3 bucket {} at {}",

@@ -12,11 +12,11 @@ use md5::{Digest, Md5};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::blob::{BlobError, FileStream, UploadForm, http_date};
+use crate::s3::sign::{self, Credentials, ObjectUrl, PostUpload, SignatureVersion};
 use crate::secrets;
-use crate::sign::{self, Credentials, ObjectUrl, PostUpload, SignatureVersion};
 
 #[derive(Debug)]
-pub struct LocalStore {
+pub struct LocalBlobs {
     root: PathBuf,
     bucket: String,
     credentials: Credentials,
@@ -27,7 +27,7 @@ pub struct LocalStore {
 
 const KEYS_FILE: &str = "local-store-keys";
 
-impl LocalStore {
+impl LocalBlobs {
     /// Opens the store under `data_dir`. Keys not given are read from
     /// `<data>/local-store-keys`, or generated there (mode 0600) on first start.
     pub fn open(
@@ -38,7 +38,7 @@ impl LocalStore {
         region: &str,
         version: SignatureVersion,
         public_url: &str,
-    ) -> std::io::Result<LocalStore> {
+    ) -> std::io::Result<LocalBlobs> {
         let root = data_dir.join("blobs");
         std::fs::create_dir_all(root.join(bucket))?;
         std::fs::create_dir_all(root.join(".tmp"))?;
@@ -50,7 +50,7 @@ impl LocalStore {
                 (a.unwrap_or(stored_a), s.unwrap_or(stored_s))
             }
         };
-        Ok(LocalStore {
+        Ok(LocalBlobs {
             root,
             bucket: bucket.to_owned(),
             credentials: Credentials {
@@ -324,7 +324,7 @@ impl TempUpload {
     /// Returns the hex MD5.
     pub async fn commit(
         mut self,
-        store: &LocalStore,
+        store: &LocalBlobs,
         key: &str,
         headers: Vec<(String, String)>,
     ) -> io::Result<String> {
@@ -375,7 +375,7 @@ impl Drop for TempUpload {
     }
 }
 
-async fn write_record(store: &LocalStore, key: &str, record: &MetaRecord) -> io::Result<()> {
+async fn write_record(store: &LocalBlobs, key: &str, record: &MetaRecord) -> io::Result<()> {
     let path = store
         .meta_path(key)
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "unsafe key"))?;
@@ -440,8 +440,8 @@ fn stored_keys(data_dir: &Path) -> std::io::Result<(String, String)> {
 mod tests {
     use super::*;
 
-    fn store(dir: &Path) -> LocalStore {
-        LocalStore::open(
+    fn store(dir: &Path) -> LocalBlobs {
+        LocalBlobs::open(
             dir,
             "nexds",
             None,

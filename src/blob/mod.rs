@@ -4,10 +4,7 @@
 //! as a stream for exports.
 
 pub mod local;
-pub mod post_policy;
-pub mod presigned;
 pub mod s3;
-pub mod s3_error;
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -18,8 +15,8 @@ use futures_util::Stream;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc2822;
 
-pub use local::LocalStore;
-pub use s3::S3Store;
+pub use local::LocalBlobs;
+pub use s3::S3Blobs;
 
 /// A failure of the store behind nexds; never the client's fault.
 #[derive(Debug, thiserror::Error)]
@@ -45,8 +42,8 @@ pub type FileStream = Pin<Box<dyn Stream<Item = Result<Bytes, BlobError>> + Send
 /// The configured store.
 #[derive(Clone)]
 pub enum Blobs {
-    Local(Arc<LocalStore>),
-    S3(Arc<S3Store>),
+    Local(Arc<LocalBlobs>),
+    S3(Arc<S3Blobs>),
 }
 
 /// The key of an object's file: `objects/<data_id>_<version>.bin`, zero-padded so
@@ -115,11 +112,11 @@ impl Blobs {
     pub fn presign_reaches(&self, secs: i64) -> bool {
         match self {
             Blobs::Local(store) => store.presign_reaches(secs),
-            Blobs::S3(_) => secs <= crate::sign::V4_MAX_EXPIRES,
+            Blobs::S3(_) => secs <= crate::s3::sign::V4_MAX_EXPIRES,
         }
     }
 
-    pub fn local(&self) -> Option<&LocalStore> {
+    pub fn local(&self) -> Option<&LocalBlobs> {
         match self {
             Blobs::Local(store) => Some(store),
             Blobs::S3(_) => None,

@@ -9,9 +9,9 @@ use futures_util::TryStreamExt;
 
 use crate::blob::{BlobError, FileStream, UploadForm, http_date};
 use crate::config::S3Settings;
-use crate::sign::{self, Credentials, ObjectUrl, PostUpload, SignatureVersion};
+use crate::s3::sign::{self, Credentials, ObjectUrl, PostUpload, SignatureVersion};
 
-pub struct S3Store {
+pub struct S3Blobs {
     bucket: Box<Bucket>,
     credentials: Credentials,
     version: SignatureVersion,
@@ -19,9 +19,9 @@ pub struct S3Store {
     name: String,
 }
 
-impl std::fmt::Debug for S3Store {
+impl std::fmt::Debug for S3Blobs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("S3Store")
+        f.debug_struct("S3Blobs")
             .field("endpoint", &self.endpoint)
             .field("bucket", &self.name)
             .field("credentials", &self.credentials)
@@ -29,9 +29,9 @@ impl std::fmt::Debug for S3Store {
     }
 }
 
-impl S3Store {
+impl S3Blobs {
     /// A path-style client of `settings.bucket` at `settings.endpoint`.
-    pub fn new(settings: &S3Settings, version: SignatureVersion) -> Result<S3Store, BlobError> {
+    pub fn new(settings: &S3Settings, version: SignatureVersion) -> Result<S3Blobs, BlobError> {
         let region = Region::Custom {
             region: settings.region.clone(),
             endpoint: settings.endpoint.trim_end_matches('/').to_owned(),
@@ -47,7 +47,7 @@ impl S3Store {
         let bucket = Bucket::new(&settings.bucket, region, creds)
             .map_err(|e| BlobError::S3(e.to_string()))?
             .with_path_style();
-        Ok(S3Store {
+        Ok(S3Blobs {
             bucket,
             credentials: Credentials {
                 access_key: settings.access_key.clone(),

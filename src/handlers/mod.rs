@@ -1,5 +1,5 @@
 //! HTTP handlers of the NEX endpoints, one file per resource, and the one route
-//! table. POST aliases (`…/put`, `…/delete`) point at the same function as
+//! table (the local store's S3 routes come from [`crate::s3::configure`]). POST aliases (`…/put`, `…/delete`) point at the same function as
 //! PUT/DELETE. A handler parses (extractors), makes one service or store call,
 //! and renders.
 
@@ -11,7 +11,6 @@ mod persistence;
 mod principal_data;
 mod ratings;
 mod search;
-mod storage;
 mod urlinfo;
 mod version;
 mod versions;
@@ -157,17 +156,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(resource("/download/{data_id}").route(get().to(urlinfo::follow_download_link)))
         // The local store's S3 endpoints (DESIGN §1); 404 like any unknown path with S3 storage.
-        .service(
-            web::resource(["/storage/{bucket}", "/storage/{bucket}/"])
-                .route(post().to(storage::post_object))
-                .default_service(web::to(storage::storage_method_not_allowed)),
-        )
-        .service(
-            web::resource("/storage/{bucket}/{key:.*}")
-                .route(get().to(storage::get_object))
-                .route(web::head().to(storage::get_object))
-                .default_service(web::to(storage::storage_method_not_allowed)),
-        )
+        .configure(crate::s3::configure)
         .default_service(web::to(no_such_endpoint));
 }
 

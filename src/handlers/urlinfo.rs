@@ -71,12 +71,7 @@ pub async fn get_urlinfos(
 
 /// An S3-style error for download clients.
 fn s3_error(status: actix_web::http::StatusCode, code: &str, message: &str) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header((header::CONTENT_TYPE, "application/xml"))
-        .body(format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>{}</Message></Error>",
-            quick_xml::escape::escape(message)
-        ))
+    crate::s3::error::error_response(status, code, message, None, false)
 }
 
 /// `?version=…&expires=…&signature=…` of a download link.

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use crate::domain::{Caller, Object, Version, time};
 use crate::error::{ApiError, ErrorKind};
+use crate::links;
 use crate::services::Services;
-use crate::sign;
 
 /// Days a search's `response=url` URL stays valid (spec 12.3.2.4.1).
 const SEARCH_URL_DAYS: u16 = 30;
@@ -48,7 +48,7 @@ impl Services {
                 .map_err(ApiError::internal);
         }
         let expires_at = now + secs;
-        let signature = sign::link_signature(&self.link_secret, object.data_id, key, expires_at);
+        let signature = links::link_signature(&self.link_secret, object.data_id, key, expires_at);
         Ok(format!(
             "{}/download/{}?version={}&expires={expires_at}&signature={signature}",
             self.public_url, object.data_id, object.version
@@ -136,8 +136,8 @@ impl Services {
             return Ok(LinkOutcome::NoSuchKey);
         };
         let key = stored.blob_key.as_str();
-        let expected = sign::link_signature(&self.link_secret, id, key, expires_at);
-        if !sign::same_signature(&expected, signature) {
+        let expected = links::link_signature(&self.link_secret, id, key, expires_at);
+        if !links::same_signature(&expected, signature) {
             return Ok(LinkOutcome::BadSignature);
         }
         // Short-lived: the link itself carries the long validity.

@@ -19,8 +19,8 @@ use crate::blob::Blobs;
 use crate::domain::principal_data::{self, Erased, ListWindow, Listed, PrincipalData};
 use crate::domain::{Caller, Object};
 use crate::error::ApiError;
+use crate::links;
 use crate::services::Services;
-use crate::sign;
 use crate::store::Store;
 
 /// One page of a principal's own objects, and the token of the next page.
@@ -51,7 +51,7 @@ impl Services {
                     principal_data::PAGE_TOKEN_MAX_CHARS
                 )));
             }
-            Some(token) => sign::page_token_id(&self.link_secret, &scope, token)
+            Some(token) => links::page_token_id(&self.link_secret, &scope, token)
                 .ok_or_else(|| ApiError::invalid("page_token is not a token of this listing"))?,
         };
         let window = ListWindow {
@@ -65,7 +65,7 @@ impl Services {
             .await?;
         let next_page_token = match page.objects.last() {
             Some(last) if page.more => {
-                Some(sign::page_token(&self.link_secret, &scope, last.data_id))
+                Some(links::page_token(&self.link_secret, &scope, last.data_id))
             }
             _ => None,
         };
@@ -321,13 +321,13 @@ mod tests {
 
     fn local_blobs(dir: &std::path::Path) -> Blobs {
         Blobs::Local(std::sync::Arc::new(
-            crate::blob::LocalStore::open(
+            crate::blob::LocalBlobs::open(
                 dir,
                 "nexds",
                 Some("a".into()),
                 Some("s".into()),
                 "us-east-1",
-                crate::sign::SignatureVersion::V2,
+                crate::s3::sign::SignatureVersion::V2,
                 "http://h",
             )
             .unwrap(),

@@ -45,20 +45,7 @@ pub trait MetadataStore:
 {
 }
 
-impl<T> MetadataStore for T where
-    T: Objects
-        + Uploads
-        + Ratings
-        + Persistence
-        + Search
-        + Versions
-        + Principals
-        + Purge
-        + Tokens
-        + Send
-        + Sync
-{
-}
+impl MetadataStore for sqlite::SqliteStore {}
 
 /// Opens (creating if needed) the embedded SQLite store in `data_dir`.
 pub fn open(data_dir: &Path, durability: Durability) -> Result<Store, OpenError> {

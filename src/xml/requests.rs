@@ -1,6 +1,8 @@
 //! Request roots of the spec (`<prepare>`, `<change>`, `<delete>`) read into
 //! checked domain values. Unknown child elements are ignored (DESIGN §10).
 
+use std::marker::PhantomData;
+
 use crate::domain::object::Change;
 use crate::domain::prepare::{PersistenceInit, PrepareRequest};
 use crate::domain::rating::{self, LockType, RateParam, RatingInit};
@@ -43,35 +45,73 @@ pub struct ChangeRequest {
 impl FromXml for ChangeRequest {
     const ROOT: &'static str = "change";
     fn from_xml(doc: &Element) -> Result<Self, ApiError> {
-        let (change, ids) = change_from_xml(doc)?;
-        Ok(ChangeRequest { change, ids })
-    }
-}
-
-/// `<delete><param><data_id>…` (spec 12.3.2.3.1).
-pub struct DeleteRequest {
-    pub ids: Vec<u64>,
-}
-
-impl FromXml for DeleteRequest {
-    const ROOT: &'static str = "delete";
-    fn from_xml(doc: &Element) -> Result<Self, ApiError> {
-        Ok(DeleteRequest {
+        let change = Change {
+            name: doc
+                .one("name")?
+                .map(|e| {
+                    domain::check_name(e.text())?;
+                    Ok::<_, ApiError>(e.text().to_owned())
+                })
+                .transpose()?,
+            period: doc
+                .one("period")?
+                .map(|e| domain::check_period(e.uint()?))
+                .transpose()?,
+            status: doc
+                .one("status")?
+                .map(|e| Status::parse(e.text()))
+                .transpose()?,
+            referred_count: doc.one("referred_count")?.map(Element::uint).transpose()?,
+            access: doc.one("access_permission")?.map(permission).transpose()?,
+            update: doc.one("update_permission")?.map(permission).transpose()?,
+            tags: doc.one("tags")?.map(tags).transpose()?,
+            meta_binary: doc.one("meta_binary")?.map(meta_binary).transpose()?,
+            modify_update_time: doc
+                .one("modify_update_time")?
+                .map(Element::flag)
+                .transpose()?
+                .unwrap_or(false),
+        };
+        Ok(ChangeRequest {
+            change,
             ids: param_data_ids(doc)?,
         })
     }
 }
 
-/// `<reset><param><data_id>…` (spec 12.3.2.8.2.1).
-pub struct ResetRequest {
+/// A batch of `<param><data_id>…` under the root `R` names.
+pub struct ParamIds<R> {
     pub ids: Vec<u64>,
+    root: PhantomData<R>,
 }
 
-impl FromXml for ResetRequest {
-    const ROOT: &'static str = "reset";
+/// The root element of a [`ParamIds`] document.
+pub trait Root {
+    const NAME: &'static str;
+}
+
+/// `<delete>` (spec 12.3.2.3.1).
+pub struct Delete;
+/// `<reset>` (spec 12.3.2.8.2.1).
+pub struct Reset;
+
+impl Root for Delete {
+    const NAME: &'static str = "delete";
+}
+
+impl Root for Reset {
+    const NAME: &'static str = "reset";
+}
+
+pub type DeleteRequest = ParamIds<Delete>;
+pub type ResetRequest = ParamIds<Reset>;
+
+impl<R: Root> FromXml for ParamIds<R> {
+    const ROOT: &'static str = R::NAME;
     fn from_xml(doc: &Element) -> Result<Self, ApiError> {
-        Ok(ResetRequest {
+        Ok(ParamIds {
             ids: param_data_ids(doc)?,
+            root: PhantomData,
         })
     }
 }
@@ -84,8 +124,11 @@ pub struct RateRequest {
 impl FromXml for RateRequest {
     const ROOT: &'static str = "rate";
     fn from_xml(doc: &Element) -> Result<Self, ApiError> {
+        let value = doc
+            .one("rating_value")?
+            .ok_or_else(|| ApiError::invalid("<rating_value> is required"))?;
         Ok(RateRequest {
-            value: rate_value_from_xml(doc)?,
+            value: rating_value(value)?,
         })
     }
 }
@@ -98,9 +141,25 @@ pub struct RateBatchRequest {
 impl FromXml for RateBatchRequest {
     const ROOT: &'static str = "rate";
     fn from_xml(doc: &Element) -> Result<Self, ApiError> {
-        Ok(RateBatchRequest {
-            params: rate_params_from_xml(doc)?,
-        })
+        let params: Vec<&Element> = doc.children("param").collect();
+        domain::check_batch_len(params.len(), "<param>")?;
+        let params = params
+            .into_iter()
+            .enumerate()
+            .map(|(i, param)| {
+                let field = |name: &str| {
+                    param.one(name)?.ok_or_else(|| {
+                        ApiError::invalid(format!("<param> {} has no <{name}>", i + 1))
+                    })
+                };
+                Ok(RateParam {
+                    data_id: field("data_id")?.uint()?,
+                    slot: RatingSlot::new(field("slot")?.uint()?)?.0,
+                    value: rating_value(field("rating_value")?)?,
+                })
+            })
+            .collect::<Result<_, ApiError>>()?;
+        Ok(RateBatchRequest { params })
     }
 }
 
@@ -113,10 +172,18 @@ pub struct PerpetuateRequest {
 impl FromXml for PerpetuateRequest {
     const ROOT: &'static str = "perpetuate";
     fn from_xml(doc: &Element) -> Result<Self, ApiError> {
-        let (data_id, delete_last_object) = perpetuate_from_xml(doc)?;
+        let id = doc
+            .one("data_id")?
+            .ok_or_else(|| ApiError::invalid("<data_id> is required"))?
+            .uint()?;
+        let delete_last_object = doc
+            .one("delete_last_object")?
+            .map(Element::flag)
+            .transpose()?;
         Ok(PerpetuateRequest {
-            data_id,
-            delete_last_object,
+            data_id: id,
+            // The default is 1 (spec 12.3.2.9.2.1).
+            delete_last_object: delete_last_object.unwrap_or(true),
         })
     }
 }
@@ -129,8 +196,10 @@ pub struct UnperpetuateRequest {
 impl FromXml for UnperpetuateRequest {
     const ROOT: &'static str = "unperpetuate";
     fn from_xml(doc: &Element) -> Result<Self, ApiError> {
+        let delete_last_object = doc.one("delete_last_object")?.map(Element::flag);
         Ok(UnperpetuateRequest {
-            delete_last_object: unperpetuate_from_xml(Some(doc))?,
+            // The default is 0 (spec 12.3.2.9.3.1).
+            delete_last_object: delete_last_object.transpose()?.unwrap_or(false),
         })
     }
     fn from_empty() -> Option<Self> {
@@ -247,40 +316,6 @@ impl FromXml for PrepareRequest {
             persistence,
         })
     }
-}
-
-/// A checked `<change>`: the fields to change and, for the batch form, the
-/// `<param><data_id>` list.
-pub fn change_from_xml(doc: &Element) -> Result<(Change, Vec<u64>), ApiError> {
-    let change = Change {
-        name: doc
-            .one("name")?
-            .map(|e| {
-                domain::check_name(e.text())?;
-                Ok::<_, ApiError>(e.text().to_owned())
-            })
-            .transpose()?,
-        period: doc
-            .one("period")?
-            .map(|e| domain::check_period(e.uint()?))
-            .transpose()?,
-        status: doc
-            .one("status")?
-            .map(|e| Status::parse(e.text()))
-            .transpose()?,
-        referred_count: doc.one("referred_count")?.map(Element::uint).transpose()?,
-        access: doc.one("access_permission")?.map(permission).transpose()?,
-        update: doc.one("update_permission")?.map(permission).transpose()?,
-        tags: doc.one("tags")?.map(tags).transpose()?,
-        meta_binary: doc.one("meta_binary")?.map(meta_binary).transpose()?,
-        modify_update_time: doc
-            .one("modify_update_time")?
-            .map(Element::flag)
-            .transpose()?
-            .unwrap_or(false),
-    };
-    let ids = param_data_ids(doc)?;
-    Ok((change, ids))
 }
 
 /// The `<param><data_id>` list of a batch request, duplicates dropped. Empty
@@ -409,59 +444,6 @@ fn rating_value(e: &Element) -> Result<i64, ApiError> {
     Ok(i64::from(e.int32()?))
 }
 
-/// `<rate><rating_value>` of the single form (spec 12.3.2.8.1).
-pub fn rate_value_from_xml(doc: &Element) -> Result<i64, ApiError> {
-    rating_value(
-        doc.one("rating_value")?
-            .ok_or_else(|| ApiError::invalid("<rating_value> is required"))?,
-    )
-}
-
-/// `<rate><param><data_id><slot><rating_value>…` of the batch form, 1..=100 params.
-pub fn rate_params_from_xml(doc: &Element) -> Result<Vec<RateParam>, ApiError> {
-    let params: Vec<&Element> = doc.children("param").collect();
-    domain::check_batch_len(params.len(), "<param>")?;
-    params
-        .into_iter()
-        .enumerate()
-        .map(|(i, param)| {
-            let field = |name: &str| {
-                param
-                    .one(name)?
-                    .ok_or_else(|| ApiError::invalid(format!("<param> {} has no <{name}>", i + 1)))
-            };
-            Ok(RateParam {
-                data_id: field("data_id")?.uint()?,
-                slot: RatingSlot::new(field("slot")?.uint()?)?.0,
-                value: rating_value(field("rating_value")?)?,
-            })
-        })
-        .collect()
-}
-
-/// `<perpetuate>`: the data_id and delete_last_object (default 1, spec 12.3.2.9.2).
-pub fn perpetuate_from_xml(doc: &Element) -> Result<(u64, bool), ApiError> {
-    let id = doc
-        .one("data_id")?
-        .ok_or_else(|| ApiError::invalid("<data_id> is required"))?
-        .uint()?;
-    let delete_last_object = doc
-        .one("delete_last_object")?
-        .map(Element::flag)
-        .transpose()?;
-    Ok((id, delete_last_object.unwrap_or(true)))
-}
-
-/// `<unperpetuate>` (optional): delete_last_object, default 0 (spec 12.3.2.9.3).
-pub fn unperpetuate_from_xml(doc: Option<&Element>) -> Result<bool, ApiError> {
-    let Some(doc) = doc else { return Ok(false) };
-    Ok(doc
-        .one("delete_last_object")?
-        .map(Element::flag)
-        .transpose()?
-        .unwrap_or(false))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -550,7 +532,7 @@ mod tests {
             "change",
         )
         .unwrap();
-        let (change, ids) = change_from_xml(&doc).unwrap();
+        let ChangeRequest { change, ids } = ChangeRequest::from_xml(&doc).unwrap();
         assert_eq!(ids, vec![10, 20]);
         assert_eq!(change.name.as_deref(), Some("new name"));
         assert_eq!(change.update.unwrap().recipients, vec![100]);
@@ -565,7 +547,7 @@ mod tests {
             "rate",
         )
         .unwrap();
-        let params = rate_params_from_xml(&doc).unwrap();
+        let params = RateBatchRequest::from_xml(&doc).unwrap().params;
         assert_eq!(
             params[1],
             RateParam {
@@ -576,7 +558,7 @@ mod tests {
         );
         let bad = parse_document(b"<rate><param><data_id>1</data_id><slot>16</slot><rating_value>1</rating_value></param></rate>", "rate").unwrap();
         assert_eq!(
-            rate_params_from_xml(&bad).unwrap_err().kind,
+            RateBatchRequest::from_xml(&bad).err().unwrap().kind,
             ErrorKind::InvalidArgument
         );
         let big = parse_document(
@@ -585,7 +567,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            rate_value_from_xml(&big).unwrap_err().kind,
+            RateRequest::from_xml(&big).err().unwrap().kind,
             ErrorKind::InvalidArgument
         );
     }
@@ -597,14 +579,26 @@ mod tests {
             "perpetuate",
         )
         .unwrap();
-        assert_eq!(perpetuate_from_xml(&doc).unwrap(), (10, true));
-        assert!(!unperpetuate_from_xml(None).unwrap());
+        let perpetuate = PerpetuateRequest::from_xml(&doc).unwrap();
+        assert_eq!(
+            (perpetuate.data_id, perpetuate.delete_last_object),
+            (10, true)
+        );
+        assert!(
+            !parse_request::<UnperpetuateRequest>(b"")
+                .unwrap()
+                .delete_last_object
+        );
         let doc = parse_document(
             b"<unperpetuate><delete_last_object>1</delete_last_object></unperpetuate>",
             "unperpetuate",
         )
         .unwrap();
-        assert!(unperpetuate_from_xml(Some(&doc)).unwrap());
+        assert!(
+            UnperpetuateRequest::from_xml(&doc)
+                .unwrap()
+                .delete_last_object
+        );
     }
 
     #[test]
@@ -655,11 +649,11 @@ mod garbage {
         if let Ok(doc) = parse_document(body, root) {
             let _ = match root {
                 "prepare" => PrepareRequest::from_xml(&doc).map(|_| ()),
-                "change" => change_from_xml(&doc).map(|_| ()),
+                "change" => ChangeRequest::from_xml(&doc).map(|_| ()),
                 "delete" => param_data_ids(&doc).map(|_| ()),
-                "rate" => rate_params_from_xml(&doc).map(|_| ()),
-                "perpetuate" => perpetuate_from_xml(&doc).map(|_| ()),
-                _ => unperpetuate_from_xml(Some(&doc)).map(|_| ()),
+                "rate" => RateBatchRequest::from_xml(&doc).map(|_| ()),
+                "perpetuate" => PerpetuateRequest::from_xml(&doc).map(|_| ()),
+                _ => UnperpetuateRequest::from_xml(&doc).map(|_| ()),
             };
         }
         let _ = parse_optional_document(body, root);

@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nexds::config::{S3Settings, Settings, StorageKind};
-use nexds::sign::{self, Credentials, ObjectUrl};
+use nexds::s3::sign::{self, Credentials, ObjectUrl};
 use tempfile::TempDir;
 
 use crate::tools;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use nexds::sign::SignatureVersion;
+use nexds::s3::sign::SignatureVersion;
 
 use crate::garage::{self, S3Server};
 use crate::helpers::{TestApp, V2, download, m, post_form, spawn_app_with};

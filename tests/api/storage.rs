@@ -9,7 +9,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use md5::{Digest, Md5};
-use nexds::sign::{self, Credentials, ObjectUrl, PostUpload, SignatureVersion};
+use nexds::s3::sign::{self, Credentials, ObjectUrl, PostUpload, SignatureVersion};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, spawn_app_with};

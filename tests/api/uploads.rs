@@ -203,8 +203,8 @@ fn bytes(n: usize) -> Vec<u8> {
 #[test]
 fn a_console_upload_round_trips_through_the_local_store_in_both_styles() {
     for style in [
-        nexds::sign::SignatureVersion::V2,
-        nexds::sign::SignatureVersion::V4,
+        nexds::s3::sign::SignatureVersion::V2,
+        nexds::s3::sign::SignatureVersion::V4,
     ] {
         let app = spawn_app_with(|s| s.post_signature = Some(style));
         let console = app.principal(100);

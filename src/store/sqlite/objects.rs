@@ -19,7 +19,6 @@ const UPDATE: i64 = 1;
 
 #[async_trait]
 impl Objects for SqliteStore {
-    /// Objects the caller may read, in the order asked; the rest are skipped.
     async fn visible_objects(
         &self,
         caller: Caller,
@@ -40,7 +39,6 @@ impl Objects for SqliteStore {
         .await
     }
 
-    /// One object the caller may read, or the error saying why not.
     async fn readable_object(
         &self,
         caller: Caller,
@@ -55,7 +53,6 @@ impl Objects for SqliteStore {
         .await
     }
 
-    /// Creates a finished meta-binary-only object; returns its data_id.
     async fn create_meta_only(
         &self,
         caller: Caller,
@@ -66,8 +63,6 @@ impl Objects for SqliteStore {
         Ok(id)
     }
 
-    /// Creates an object whose file is still to be uploaded (invisible until
-    /// complete); returns its data_id and the key its file must have.
     async fn create_upload(
         &self,
         caller: Caller,
@@ -78,7 +73,6 @@ impl Objects for SqliteStore {
         Ok((id, key.unwrap_or_default()))
     }
 
-    /// Applies one change to every id, all or nothing; returns how many changed.
     async fn change_objects(
         &self,
         caller: Caller,
@@ -98,7 +92,6 @@ impl Objects for SqliteStore {
         .await
     }
 
-    /// Deletes every id logically, all or nothing; returns how many.
     async fn delete_objects(
         &self,
         caller: Caller,

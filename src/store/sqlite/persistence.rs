@@ -13,8 +13,6 @@ use async_trait::async_trait;
 
 #[async_trait]
 impl Persistence for SqliteStore {
-    /// The objects in `slots` of `principal` that the caller may read; empty or
-    /// unreadable slots are skipped.
     async fn persistence_infos(
         &self,
         caller: Caller,
@@ -40,7 +38,6 @@ impl Persistence for SqliteStore {
         .await
     }
 
-    /// One slot: NotFound when empty, else the object's read check decides.
     async fn persistence_info(
         &self,
         caller: Caller,
@@ -61,8 +58,6 @@ impl Persistence for SqliteStore {
         .await
     }
 
-    /// Puts `data_id`, which `principal` must own, in the slot; the object that
-    /// held it is released first (deleted, or expiring again from now).
     async fn perpetuate(
         &self,
         caller: Caller,
@@ -96,7 +91,6 @@ impl Persistence for SqliteStore {
         .await
     }
 
-    /// Empties the slot, releasing its object; returns how many objects were released (0 or 1).
     async fn unperpetuate(
         &self,
         caller: Caller,

@@ -66,8 +66,6 @@ const ERASE_OBJECTS_SQL: &str = "DELETE FROM objects WHERE namespace = ?1 AND ow
 
 #[async_trait]
 impl Principals for SqliteStore {
-    /// Up to `limit` objects of `owner` after `after`, by data_id, that `filter`
-    /// and `window` admit; `more` tells whether others follow.
     async fn owned_objects(
         &self,
         namespace: String,
@@ -119,7 +117,6 @@ impl Principals for SqliteStore {
         .await
     }
 
-    /// Everything kept about `principal` in `namespace`, read in one snapshot.
     async fn principal_data(
         &self,
         namespace: String,
@@ -132,15 +129,6 @@ impl Principals for SqliteStore {
         .await
     }
 
-    /// Removes everything `principal` owns or gave in `namespace`, in one
-    /// transaction: the ratings they gave (taken back from the totals), their rating
-    /// locks, their persistence slots, and their objects in every state, whose file
-    /// keys are queued in `blob_deletions`. Returns the counts (files: 0, the caller
-    /// deletes them) and the queued files.
-    ///
-    /// An upload's POST form stays valid `form_secs` after its prepare, and storage
-    /// takes it without asking nexds: such a key is due only when its form expires,
-    /// so the janitor undoes a POST that comes after the erase.
     async fn erase_principal(
         &self,
         namespace: String,

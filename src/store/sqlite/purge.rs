@@ -11,9 +11,6 @@ use async_trait::async_trait;
 
 #[async_trait]
 impl Purge for SqliteStore {
-    /// Removes up to `limit` rows of each kind that are due, queueing their files.
-    /// `uploads_before`: uploads created before this are abandoned; `deleted_before`:
-    /// deletions older than this are past retention.
     async fn purge_batch(
         &self,
         now: i64,
@@ -57,7 +54,6 @@ impl Purge for SqliteStore {
         .await
     }
 
-    /// Up to `limit` queued file keys that are due at `now`.
     async fn queued_blob_deletions(
         &self,
         limit: usize,
@@ -74,7 +70,6 @@ impl Purge for SqliteStore {
         .await
     }
 
-    /// Forgets a queued key once its file is gone.
     async fn blob_deleted(&self, key: String) -> Result<(), StoreError> {
         self.write(move |tx| {
             tx.prepare_cached("DELETE FROM blob_deletions WHERE blob_key = ?1")?

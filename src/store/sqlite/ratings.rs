@@ -15,7 +15,6 @@ use async_trait::async_trait;
 
 #[async_trait]
 impl Ratings for SqliteStore {
-    /// Applies every rating in order, all or nothing; returns each slot's state after it.
     async fn rate(
         &self,
         caller: Caller,
@@ -45,8 +44,6 @@ impl Ratings for SqliteStore {
         .await
     }
 
-    /// Resets every slot of every id to its initial value, all or nothing; needs
-    /// update permission. Ratings given and locks are cleared too.
     async fn reset_ratings(
         &self,
         caller: Caller,

@@ -17,7 +17,6 @@ use async_trait::async_trait;
 
 #[async_trait]
 impl Search for SqliteStore {
-    /// The caller's page of `request` and the exact number of matches it may see.
     async fn search(
         &self,
         caller: Caller,

@@ -10,7 +10,6 @@ use async_trait::async_trait;
 
 #[async_trait]
 impl Tokens for SqliteStore {
-    /// The caller a token hash stands for, if the token exists and is not revoked.
     async fn caller_for_token(&self, hash: [u8; 32]) -> Result<Option<Caller>, StoreError> {
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
@@ -30,7 +29,6 @@ impl Tokens for SqliteStore {
         .await
     }
 
-    /// Stores a new token; returns its id.
     fn create_token(
         &self,
         hash: [u8; 32],
@@ -41,14 +39,12 @@ impl Tokens for SqliteStore {
         self.write_blocking(|tx| insert(tx, hash, namespace, principal, now))
     }
 
-    /// Does the database hold any token, live or revoked?
     fn has_tokens(&self) -> Result<bool, StoreError> {
         self.read_blocking(|conn| {
             Ok(conn.query_row("SELECT EXISTS (SELECT 1 FROM tokens)", [], |r| r.get(0))?)
         })
     }
 
-    /// Stores the bootstrap title token if the database has no token yet; true if it did.
     fn bootstrap_token(&self, hash: [u8; 32], now: i64) -> Result<bool, StoreError> {
         self.write_blocking(|tx| {
             let count: i64 = tx.query_row("SELECT count(*) FROM tokens", [], |r| r.get(0))?;
@@ -79,8 +75,6 @@ impl Tokens for SqliteStore {
         })
     }
 
-    /// Revokes the token with this id, or else the token with this hash.
-    /// Returns the id revoked, or `None` if no live token matched.
     fn revoke_token(
         &self,
         id: Option<i64>,

@@ -13,8 +13,6 @@ use async_trait::async_trait;
 
 #[async_trait]
 impl Uploads for SqliteStore {
-    /// The upload `id` for `caller` to complete. Only the owner or a title token
-    /// sees an upload; one older than `timeout` seconds is gone (DESIGN §5).
     async fn upload_for_complete(
         &self,
         caller: Caller,
@@ -32,9 +30,6 @@ impl Uploads for SqliteStore {
         .await
     }
 
-    /// Makes an uploaded object visible, if it was created after `created_after`.
-    /// The deadline is checked again here, on the writer, so an upload the janitor
-    /// may already be dropping (file first) never becomes visible without its file.
     async fn finish_upload(&self, id: u64, created_after: i64) -> Result<(), StoreError> {
         self.write(move |tx| {
             let changed = tx
@@ -63,8 +58,6 @@ impl Uploads for SqliteStore {
         .await
     }
 
-    /// Counts a download reference on each object (urlinfo), all or nothing, and
-    /// returns them. Objects without a file are InvalidArgument (DESIGN §5).
     async fn refer_objects(
         &self,
         caller: Caller,
@@ -94,7 +87,6 @@ impl Uploads for SqliteStore {
         .await
     }
 
-    /// A live object with a file, whoever asks (download links carry their own signature).
     async fn object_with_file(&self, id: u64, now: i64) -> Result<Option<Object>, StoreError> {
         self.read(
             move |conn| Ok(load(conn, id)?.filter(|o| o.is_live(now) && o.blob_key.is_some())),

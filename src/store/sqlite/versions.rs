@@ -26,8 +26,6 @@ fn updatable_with_file(
 
 #[async_trait]
 impl Versions for SqliteStore {
-    /// Starts the upload of the next version; the current one stays downloadable.
-    /// A version still uploading is replaced (its file is queued for deletion).
     async fn prepare_version(
         &self,
         caller: Caller,
@@ -60,7 +58,6 @@ impl Versions for SqliteStore {
         .await
     }
 
-    /// The version being uploaded, for its complete; one older than `timeout` is gone.
     async fn version_to_complete(
         &self,
         caller: Caller,
@@ -93,8 +90,6 @@ impl Versions for SqliteStore {
         .await
     }
 
-    /// Makes an uploaded version current, if it is still pending and was created
-    /// after `created_after` (re-checked on the writer, as for complete).
     async fn finish_version(
         &self,
         id: u64,
@@ -127,7 +122,6 @@ impl Versions for SqliteStore {
         .await
     }
 
-    /// The stored versions of an object the caller may read, newest first.
     async fn versions(
         &self,
         caller: Caller,
@@ -143,7 +137,6 @@ impl Versions for SqliteStore {
         .await
     }
 
-    /// One stored version, for a download of it.
     async fn stored_version(
         &self,
         id: u64,
@@ -157,7 +150,6 @@ impl Versions for SqliteStore {
         .await
     }
 
-    /// Makes a stored earlier version current again.
     async fn restore_version(
         &self,
         caller: Caller,
@@ -184,7 +176,6 @@ impl Versions for SqliteStore {
         .await
     }
 
-    /// Sets the current version to what storage really holds (GS2 restoreDataObject).
     async fn reconcile_version(
         &self,
         id: u64,
@@ -203,8 +194,6 @@ impl Versions for SqliteStore {
         .await
     }
 
-    /// Removes versions still uploading after `uploads_before` and superseded
-    /// versions past `superseded_before`; the delete trigger queues their files.
     async fn purge_versions(
         &self,
         uploads_before: i64,

@@ -1,7 +1,65 @@
-//! S3's error answers, as the local store sends them: the code a client tells
-//! apart, its HTTP status, and the `<Error>` body of the S3 REST API.
+//! S3's error answers, as the local store and nexds's download links send them:
+//! the code a client tells apart, its HTTP status, and the `<Error>` body of the
+//! S3 REST API. Every XML document of S3's that nexds sends is written here.
 
 use std::fmt;
+
+use actix_web::HttpResponse;
+use actix_web::http::{StatusCode, header};
+use quick_xml::Writer;
+use quick_xml::escape::partial_escape;
+use quick_xml::events::{BytesDecl, BytesText, Event};
+
+/// S3's content type for its XML answers.
+pub const CONTENT_TYPE: &str = "application/xml";
+
+/// An XML document as S3 writes one: the declaration, a line break if `line`,
+/// then `<root>` holding one text element per child, in order (`<`, `>` and `&`
+/// escaped, quotes kept).
+pub(crate) fn document(root: &str, line: bool, children: &[(&str, &str)]) -> String {
+    let mut w = Writer::new(Vec::with_capacity(256));
+    // Writing into a Vec cannot fail.
+    let _ = w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)));
+    if line {
+        let _ = w.write_event(Event::Text(BytesText::from_escaped("\n")));
+    }
+    let _ = w.create_element(root).write_inner_content(|w| {
+        for (name, text) in children {
+            w.create_element(*name)
+                .write_text_content(BytesText::from_escaped(partial_escape(*text)))?;
+        }
+        Ok(())
+    });
+    String::from_utf8(w.into_inner()).unwrap_or_default()
+}
+
+/// The `<Error>` body: `Code`, `Message`, and `RequestId` when there is one.
+pub fn error_xml(code: &str, message: &str, request_id: Option<&str>) -> String {
+    let mut children = vec![("Code", code), ("Message", message)];
+    children.extend(request_id.map(|id| ("RequestId", id)));
+    document("Error", false, &children)
+}
+
+/// An S3 error answer: `status`, `application/xml`, the request id (if any) as
+/// `x-amz-request-id`, and the `<Error>` body unless `head` (HEAD answers carry none).
+pub fn error_response(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    request_id: Option<&str>,
+    head: bool,
+) -> HttpResponse {
+    let mut response = HttpResponse::build(status);
+    response.insert_header((header::CONTENT_TYPE, CONTENT_TYPE));
+    if let Some(id) = request_id.filter(|id| !id.is_empty()) {
+        response.insert_header(("x-amz-request-id", id));
+    }
+    if head {
+        response.finish()
+    } else {
+        response.body(error_xml(code, message, request_id))
+    }
+}
 
 /// The S3 error codes the local store answers with (AWS `ErrorResponses`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,12 +233,18 @@ impl S3Error {
 
     /// The body S3 sends: `<Error><Code/><Message/><RequestId/></Error>`.
     pub fn to_xml(&self, request_id: &str) -> String {
-        format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{}</Code>\
-             <Message>{}</Message><RequestId>{}</RequestId></Error>",
+        error_xml(self.code.as_str(), &self.message, Some(request_id))
+    }
+
+    /// The whole answer (see [`error_response`]); a HEAD gets the status and headers only.
+    pub fn response(&self, request_id: &str, head: bool) -> HttpResponse {
+        let status = StatusCode::from_u16(self.status()).unwrap_or(StatusCode::BAD_REQUEST);
+        error_response(
+            status,
             self.code.as_str(),
-            quick_xml::escape::partial_escape(&self.message),
-            quick_xml::escape::partial_escape(request_id)
+            &self.message,
+            Some(request_id),
+            head,
         )
     }
 }
@@ -206,6 +270,21 @@ mod tests {
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessDenied</Code>\
              <Message>Invalid according to Policy: Extra input fields: x-amz-meta-&lt;a&gt;\
              </Message><RequestId>4442587FB7D0A2F9</RequestId></Error>"
+        );
+    }
+
+    #[test]
+    fn download_link_errors_and_post_responses_keep_their_bytes() {
+        // What nexds's download links sent before the rendering moved here.
+        assert_eq!(
+            error_xml("AccessDenied", "Request has expired", None),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessDenied</Code>\
+             <Message>Request has expired</Message></Error>"
+        );
+        assert_eq!(
+            crate::s3::post_policy::post_response_xml("http://h/b/k&1", "b", "k&1", "abc"),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<PostResponse><Location>http://h/b/k&amp;1\
+             </Location><Bucket>b</Bucket><Key>k&amp;1</Key><ETag>\"abc\"</ETag></PostResponse>"
         );
     }
 }

@@ -2,9 +2,9 @@
 //! authentication (`AWSAccessKeyId`, `Expires`, `Signature`) and SigV4 query
 //! authentication (`X-Amz-*`), against the local store's keys.
 
-use crate::blob::post_policy::{CredentialScope, parse_amz_date};
-use crate::blob::s3_error::{S3Code, S3Error};
-use crate::sign::{self, Credentials, V4_ALGORITHM, V4_MAX_EXPIRES};
+use crate::links::same_signature;
+use crate::s3::error::{S3Code, S3Error};
+use crate::s3::sign::{self, Credentials, V4_MAX_EXPIRES};
 
 /// How far in the future a SigV4 `X-Amz-Date` may be (clock skew, as MinIO and s3s).
 pub const MAX_SKEW_SECS: i64 = 15 * 60;
@@ -195,7 +195,7 @@ fn verify_v2(
             &amz_headers,
             &resource,
         );
-        if sign::same_signature(
+        if same_signature(
             &sign::sign_v2(&creds.secret_key, &string_to_sign),
             signature,
         ) {
@@ -237,28 +237,13 @@ fn verify_v4(
              X-Amz-Expires parameters.",
         ));
     };
-    if algorithm != V4_ALGORITHM {
-        return Err(query_error(format!(
-            "X-Amz-Algorithm only supports \"{V4_ALGORITHM}\""
-        )));
-    }
-    let scope = CredentialScope::parse(credential).ok_or_else(|| {
-        query_error(
-            "Error parsing the X-Amz-Credential parameter; the Credential is mal-formed; \
-             expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\".",
-        )
-    })?;
-    if scope.access_key != creds.access_key {
-        return Err(S3Error::invalid_access_key());
-    }
-    if let Some(message) = scope.mismatch(&creds.region) {
-        return Err(query_error(message));
-    }
-    let Some(signed_at) = parse_amz_date(date) else {
-        return Err(query_error(
-            "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"",
-        ));
-    };
+    let (scope, signed_at) = sign::check_v4_scope(
+        algorithm,
+        credential,
+        date,
+        creds,
+        S3Code::AuthorizationQueryParametersError,
+    )?;
     if !date.starts_with(scope.date) {
         return Err(query_error(
             "Invalid credential date. Date is not the same as X-Amz-Date.",
@@ -317,7 +302,7 @@ fn verify_v4(
             &key,
             &sign::string_to_sign_v4(date, &scope_text, &canonical),
         );
-        if sign::same_signature(&expected, signature) {
+        if same_signature(&expected, signature) {
             return Ok(());
         }
     }
@@ -327,7 +312,7 @@ fn verify_v4(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sign::ObjectUrl;
+    use crate::s3::sign::ObjectUrl;
 
     fn creds() -> Credentials {
         Credentials {

@@ -8,24 +8,20 @@ use std::rc::Rc;
 
 use actix_multipart::{Field, Multipart, MultipartError};
 use actix_web::body::SizedStream;
-use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-use crate::blob::LocalStore;
-use crate::blob::post_policy::{self, Form, MAX_PRE_DATA, Success};
-use crate::blob::presigned::{self, ObjectRequest};
-use crate::blob::s3_error::{S3Code, S3Error};
+use crate::blob::LocalBlobs;
 use crate::domain::time;
 use crate::error::{ApiError, ErrorKind};
 use crate::handlers::AppState;
-use crate::sign;
-
-/// S3's content type for its XML answers.
-const XML: &str = "application/xml";
+use crate::s3::error::{self, S3Code, S3Error};
+use crate::s3::post_policy::{self, Form, MAX_PRE_DATA, Success};
+use crate::s3::presigned::{self, ObjectRequest};
+use crate::s3::sign;
 
 /// What S3 stores when a form names no `Content-Type`.
 const DEFAULT_CONTENT_TYPE: &str = "binary/octet-stream";
@@ -106,7 +102,7 @@ pub async fn storage_method_not_allowed(
 }
 
 /// The local store, or the answer to an unknown path when storage is S3.
-fn local_store<'a>(state: &'a AppState, req: &HttpRequest) -> Result<&'a LocalStore, ApiError> {
+fn local_store<'a>(state: &'a AppState, req: &HttpRequest) -> Result<&'a LocalBlobs, ApiError> {
     state.blobs.local().ok_or_else(|| {
         ApiError::new(
             ErrorKind::NoSuchEndpoint,
@@ -174,7 +170,7 @@ struct Stored {
 /// Reads the form, judges it when the file part starts, streams the file to a
 /// temporary file within the size the policy allows, then renames it into place.
 async fn receive(
-    store: &LocalStore,
+    store: &LocalBlobs,
     bucket: &str,
     form_stream: &mut FormStream,
     max_file_size: u64,
@@ -303,7 +299,7 @@ async fn receive(
 
 /// The answer S3 gives to a stored upload: a redirect, or 200/201/204.
 fn post_success(
-    store: &LocalStore,
+    store: &LocalBlobs,
     bucket: &str,
     stored: &Stored,
     request_id: &str,
@@ -322,7 +318,7 @@ fn post_success(
             ))
             .finish(),
         Success::Status(201) => HttpResponse::Created()
-            .insert_header((header::CONTENT_TYPE, XML))
+            .insert_header((header::CONTENT_TYPE, error::CONTENT_TYPE))
             .insert_header((header::LOCATION, location.as_str()))
             .body(post_policy::post_response_xml(
                 &location,
@@ -345,7 +341,7 @@ fn post_success(
 /// Verifies a presigned GET or HEAD and serves the file, with Range support.
 async fn serve(
     req: &HttpRequest,
-    store: &LocalStore,
+    store: &LocalBlobs,
     request_id: &str,
 ) -> Result<HttpResponse, S3Error> {
     // The path as received, still encoded: `/storage/<bucket>/<key>`.
@@ -580,17 +576,7 @@ fn s3_error(req: &HttpRequest, err: &S3Error, request_id: &str) -> HttpResponse 
     } else {
         log::debug!("local store refused {} {}: {err}", req.method(), req.path());
     }
-    let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::BAD_REQUEST);
-    let mut response = HttpResponse::build(status);
-    response.insert_header((header::CONTENT_TYPE, XML));
-    if !request_id.is_empty() {
-        response.insert_header(("x-amz-request-id", request_id));
-    }
-    if req.method() == actix_web::http::Method::HEAD {
-        response.finish()
-    } else {
-        response.body(err.to_xml(request_id))
-    }
+    err.response(request_id, req.method() == actix_web::http::Method::HEAD)
 }
 
 /// A request id in S3's style: 16 upper-case hex digits.

@@ -10,8 +10,9 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::blob::s3_error::{S3Code, S3Error};
-use crate::sign::{self, Credentials, V4_ALGORITHM};
+use crate::links::same_signature;
+use crate::s3::error::{S3Code, S3Error};
+use crate::s3::sign::{self, Credentials};
 
 /// The form fields before the file may hold at most this many bytes (S3's limit).
 pub const MAX_PRE_DATA: usize = 20 * 1024;
@@ -73,13 +74,16 @@ impl Success {
 
 /// The body of a `201` answer: where the object is and its ETag.
 pub fn post_response_xml(location: &str, bucket: &str, key: &str, etag_hex: &str) -> String {
-    let e = |s: &str| quick_xml::escape::partial_escape(s).into_owned();
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<PostResponse><Location>{}</Location>\
-         <Bucket>{}</Bucket><Key>{}</Key><ETag>\"{etag_hex}\"</ETag></PostResponse>",
-        e(location),
-        e(bucket),
-        e(key)
+    let etag = format!("\"{etag_hex}\"");
+    crate::s3::error::document(
+        "PostResponse",
+        true,
+        &[
+            ("Location", location),
+            ("Bucket", bucket),
+            ("Key", key),
+            ("ETag", &etag),
+        ],
     )
 }
 
@@ -355,68 +359,6 @@ fn parse_condition(cond: &Value) -> Result<Cond, S3Error> {
     }
 }
 
-/// A SigV4 `x-amz-credential`: `<access key>/<yyyymmdd>/<region>/s3/aws4_request`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CredentialScope<'a> {
-    pub access_key: &'a str,
-    pub date: &'a str,
-    pub region: &'a str,
-    pub service: &'a str,
-    pub terminator: &'a str,
-}
-
-impl<'a> CredentialScope<'a> {
-    pub fn parse(text: &'a str) -> Option<CredentialScope<'a>> {
-        let mut parts = text.rsplitn(5, '/');
-        let terminator = parts.next()?;
-        let service = parts.next()?;
-        let region = parts.next()?;
-        let date = parts.next()?;
-        let access_key = parts.next()?;
-        let date_ok = date.len() == 8 && date.bytes().all(|b| b.is_ascii_digit());
-        (date_ok && !access_key.is_empty()).then_some(CredentialScope {
-            access_key,
-            date,
-            region,
-            service,
-            terminator,
-        })
-    }
-
-    /// S3's complaint about a scope that is not this store's, if any.
-    pub fn mismatch(&self, region: &str) -> Option<String> {
-        let what = if self.region != region {
-            format!(
-                "the region '{}' is wrong; expecting '{region}'",
-                self.region
-            )
-        } else if self.service != "s3" {
-            format!(
-                "incorrect service '{}'. This endpoint belongs to 's3'.",
-                self.service
-            )
-        } else if self.terminator != "aws4_request" {
-            format!(
-                "incorrect terminal '{}'. This endpoint uses 'aws4_request'.",
-                self.terminator
-            )
-        } else {
-            return None;
-        };
-        Some(format!(
-            "Error parsing the X-Amz-Credential parameter; {what}"
-        ))
-    }
-}
-
-/// `yyyymmddThhmmssZ` as UNIX seconds.
-pub fn parse_amz_date(text: &str) -> Option<i64> {
-    let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
-    time::PrimitiveDateTime::parse(text, format)
-        .ok()
-        .map(|t| t.assume_utc().unix_timestamp())
-}
-
 /// Checks the signature of a form and returns its policy text.
 fn verify_signature<'f>(form: &'f Form, creds: &Credentials) -> Result<&'f str, S3Error> {
     let v4 = ["x-amz-signature", "x-amz-credential", "x-amz-algorithm"]
@@ -433,30 +375,10 @@ fn verify_signature<'f>(form: &'f Form, creds: &Credentials) -> Result<&'f str, 
         let date = need("x-amz-date", "X-Amz-Date")?;
         let signature = need("x-amz-signature", "X-Amz-Signature")?;
         let policy = need("policy", "Policy")?;
-        if algorithm != V4_ALGORITHM {
-            return Err(S3Error::invalid_argument(format!(
-                "X-Amz-Algorithm only supports \"{V4_ALGORITHM}\""
-            )));
-        }
-        let scope = CredentialScope::parse(credential).ok_or_else(|| {
-            S3Error::invalid_argument(
-                "Error parsing the X-Amz-Credential parameter; the Credential is mal-formed; \
-                 expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\".",
-            )
-        })?;
-        if scope.access_key != creds.access_key {
-            return Err(S3Error::invalid_access_key());
-        }
-        if let Some(message) = scope.mismatch(&creds.region) {
-            return Err(S3Error::invalid_argument(message));
-        }
-        if parse_amz_date(date).is_none() {
-            return Err(S3Error::invalid_argument(
-                "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"",
-            ));
-        }
+        let (scope, _) =
+            sign::check_v4_scope(algorithm, credential, date, creds, S3Code::InvalidArgument)?;
         let key = sign::signing_key_v4(&creds.secret_key, scope.date, &creds.region, "s3");
-        if !sign::same_signature(&sign::sign_v4(&key, policy), signature) {
+        if !same_signature(&sign::sign_v4(&key, policy), signature) {
             return Err(S3Error::signature_mismatch());
         }
         Ok(policy)
@@ -467,7 +389,7 @@ fn verify_signature<'f>(form: &'f Form, creds: &Credentials) -> Result<&'f str, 
         if access_key != creds.access_key {
             return Err(S3Error::invalid_access_key());
         }
-        if !sign::same_signature(&sign::sign_v2(&creds.secret_key, policy), signature) {
+        if !same_signature(&sign::sign_v2(&creds.secret_key, policy), signature) {
             return Err(S3Error::signature_mismatch());
         }
         Ok(policy)
@@ -671,7 +593,7 @@ fn checksum(form: &Form) -> Result<Option<Checksum>, S3Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sign::{Condition, SignatureVersion, encode_policy};
+    use crate::s3::sign::{Condition, SignatureVersion, V4_ALGORITHM, encode_policy};
 
     const NOW: i64 = 1_356_998_400; // 2013-01-01T00:00:00Z
 
@@ -882,28 +804,26 @@ mod tests {
         };
         let unpinned = r#"{"expiration":"2013-01-01T00:15:00Z","conditions":[{"bucket":"nexds"},{"key":"k"},
             ["starts-with","$x-amz-algorithm",""],["starts-with","$x-amz-credential",""],["starts-with","$x-amz-date",""]]}"#;
-        let e = err(check(
-            &signed(unpinned, credential),
-            "nexds",
-            None,
-            &creds(),
-            NOW,
-        ));
-        assert_eq!(
-            e.message,
-            "Invalid according to Policy: Policy Condition failed: [\"eq\", \"$x-amz-algorithm\", \"AWS4-HMAC-SHA256\"]"
-        );
-        let e = err(check(
-            &signed(unpinned, "AKNEXDS/20130101/eu-west-1/s3/aws4_request"),
-            "nexds",
-            None,
-            &creds(),
-            NOW,
-        ));
-        assert_eq!(
-            e.message,
-            "Error parsing the X-Amz-Credential parameter; the region 'eu-west-1' is wrong; expecting 'us-east-1'"
-        );
+        let cases = [
+            (
+                credential,
+                "Invalid according to Policy: Policy Condition failed: [\"eq\", \"$x-amz-algorithm\", \"AWS4-HMAC-SHA256\"]",
+            ),
+            (
+                "AKNEXDS/20130101/eu-west-1/s3/aws4_request",
+                "Error parsing the X-Amz-Credential parameter; the region 'eu-west-1' is wrong; expecting 'us-east-1'",
+            ),
+        ];
+        for (credential, message) in cases {
+            let e = err(check(
+                &signed(unpinned, credential),
+                "nexds",
+                None,
+                &creds(),
+                NOW,
+            ));
+            assert_eq!(e.message, message);
+        }
     }
 
     #[test]

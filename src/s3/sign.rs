@@ -5,13 +5,15 @@
 use std::fmt;
 
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use time::macros::format_description;
+
+use crate::s3::error::{S3Code, S3Error};
 
 /// An access key, its secret and the SigV4 region.
 #[derive(Clone, PartialEq, Eq)]
@@ -140,13 +142,105 @@ pub fn sign_v4(key: &[u8; 32], string_to_sign: &str) -> String {
     hex::encode(hmac256(key, string_to_sign))
 }
 
-/// Constant-time comparison of two signatures.
-pub fn same_signature(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+/// A SigV4 `x-amz-credential`: `<access key>/<yyyymmdd>/<region>/s3/aws4_request`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CredentialScope<'a> {
+    pub access_key: &'a str,
+    pub date: &'a str,
+    pub region: &'a str,
+    pub service: &'a str,
+    pub terminator: &'a str,
+}
+
+impl<'a> CredentialScope<'a> {
+    pub fn parse(text: &'a str) -> Option<CredentialScope<'a>> {
+        let mut parts = text.rsplitn(5, '/');
+        let terminator = parts.next()?;
+        let service = parts.next()?;
+        let region = parts.next()?;
+        let date = parts.next()?;
+        let access_key = parts.next()?;
+        let date_ok = date.len() == 8 && date.bytes().all(|b| b.is_ascii_digit());
+        (date_ok && !access_key.is_empty()).then_some(CredentialScope {
+            access_key,
+            date,
+            region,
+            service,
+            terminator,
+        })
+    }
+
+    /// S3's complaint about a scope that is not this store's, if any.
+    pub fn mismatch(&self, region: &str) -> Option<String> {
+        let what = if self.region != region {
+            format!(
+                "the region '{}' is wrong; expecting '{region}'",
+                self.region
+            )
+        } else if self.service != "s3" {
+            format!(
+                "incorrect service '{}'. This endpoint belongs to 's3'.",
+                self.service
+            )
+        } else if self.terminator != "aws4_request" {
+            format!(
+                "incorrect terminal '{}'. This endpoint uses 'aws4_request'.",
+                self.terminator
+            )
+        } else {
+            return None;
+        };
+        Some(format!(
+            "Error parsing the X-Amz-Credential parameter; {what}"
+        ))
+    }
+}
+
+/// `yyyymmddThhmmssZ` as UNIX seconds.
+pub fn parse_amz_date(text: &str) -> Option<i64> {
+    let format = format_description!("[year][month][day]T[hour][minute][second]Z");
+    time::PrimitiveDateTime::parse(text, format)
+        .ok()
+        .map(|t| t.assume_utc().unix_timestamp())
+}
+
+/// Judges a SigV4 form's or URL's algorithm, credential and date against this
+/// store's keys, in S3's order; a malformed or foreign value is refused with
+/// `code` (`InvalidArgument` for forms, `AuthorizationQueryParametersError` for
+/// URLs). Returns the credential's scope and the signing time.
+pub fn check_v4_scope<'a>(
+    algorithm: &str,
+    credential: &'a str,
+    date: &str,
+    creds: &Credentials,
+    code: S3Code,
+) -> Result<(CredentialScope<'a>, i64), S3Error> {
+    if algorithm != V4_ALGORITHM {
+        return Err(S3Error::new(
+            code,
+            format!("X-Amz-Algorithm only supports \"{V4_ALGORITHM}\""),
+        ));
+    }
+    let scope = CredentialScope::parse(credential).ok_or_else(|| {
+        S3Error::new(
+            code,
+            "Error parsing the X-Amz-Credential parameter; the Credential is mal-formed; \
+             expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\".",
+        )
+    })?;
+    if scope.access_key != creds.access_key {
+        return Err(S3Error::invalid_access_key());
+    }
+    if let Some(message) = scope.mismatch(&creds.region) {
+        return Err(S3Error::new(code, message));
+    }
+    let signed_at = parse_amz_date(date).ok_or_else(|| {
+        S3Error::new(
+            code,
+            "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"",
+        )
+    })?;
+    Ok((scope, signed_at))
 }
 
 /// What a POST form lets its holder upload.
@@ -388,32 +482,6 @@ pub fn presign_get_v4(creds: &Credentials, url: &ObjectUrl, now: i64, expires_in
     format!("{}?{query}&X-Amz-Signature={signature}", url.encoded())
 }
 
-/// Download links of nexds itself (`/download/{data_id}`), for periods longer than
-/// a presigned URL may live: HMAC-SHA256 over the data_id, the file key and the expiry.
-pub fn link_signature(secret: &[u8], data_id: u64, key: &str, expires_at: i64) -> String {
-    hex::encode(hmac256(secret, &format!("{data_id}\n{key}\n{expires_at}")))
-}
-
-/// A listing's page token: URL-safe Base64 (unpadded) of the last data_id shown
-/// (8 bytes, big-endian) and the first 12 bytes of an HMAC-SHA256 over `scope`
-/// (the listing it belongs to) and that id. Opaque to clients, and a token made up
-/// or taken from another listing is told apart.
-pub fn page_token(secret: &[u8], scope: &str, last_id: u64) -> String {
-    let mut bytes = last_id.to_be_bytes().to_vec();
-    bytes.extend_from_slice(&hmac256(secret, &format!("page\n{scope}\n{last_id}"))[..12]);
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// The last data_id of a [`page_token`] made for `scope`, or `None` if it is not one.
-pub fn page_token_id(secret: &[u8], scope: &str, token: &str) -> Option<u64> {
-    let bytes = URL_SAFE_NO_PAD.decode(token.trim()).ok()?;
-    let (id, mac) = bytes.split_at_checked(8)?;
-    let last_id = u64::from_be_bytes(id.try_into().ok()?);
-    let mut expected = Hmac::<Sha256>::new_from_slice(secret).ok()?;
-    expected.update(format!("page\n{scope}\n{last_id}").as_bytes());
-    (mac.len() == 12 && expected.verify_truncated_left(mac).is_ok()).then_some(last_id)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -606,38 +674,5 @@ mod tests {
         let plain = ObjectUrl::new("http://127.0.0.1:3900", "b", "k");
         assert_eq!(plain.path, "/b/k");
         assert_eq!(plain.origin, "http://127.0.0.1:3900");
-    }
-
-    #[test]
-    fn link_signatures_bind_id_key_and_expiry() {
-        let a = link_signature(b"s", 1, "k", 10);
-        assert_eq!(a.len(), 64);
-        assert_ne!(a, link_signature(b"s", 2, "k", 10));
-        assert_ne!(a, link_signature(b"s", 1, "j", 10));
-        assert_ne!(a, link_signature(b"s", 1, "k", 11));
-        assert_ne!(a, link_signature(b"t", 1, "k", 10));
-    }
-
-    #[test]
-    fn page_tokens_carry_the_id_and_belong_to_their_listing() {
-        let token = page_token(b"s", "default/100/all", 1_000_042);
-        assert_eq!(
-            page_token_id(b"s", "default/100/all", &token),
-            Some(1_000_042)
-        );
-        assert_eq!(page_token_id(b"s", "default/100/deleted", &token), None);
-        assert_eq!(page_token_id(b"t", "default/100/all", &token), None);
-        assert!(!token.contains(['+', '/', '=']), "{token}");
-        let forged = URL_SAFE_NO_PAD.encode(1_000_000u64.to_be_bytes());
-        assert_eq!(page_token_id(b"s", "default/100/all", &forged), None);
-        assert_eq!(page_token_id(b"s", "default/100/all", "%%%"), None);
-        assert_eq!(page_token_id(b"s", "default/100/all", ""), None);
-    }
-
-    #[test]
-    fn signatures_compare_in_full() {
-        assert!(same_signature("abc", "abc"));
-        assert!(!same_signature("abc", "abd"));
-        assert!(!same_signature("abc", "ab"));
     }
 }
