@@ -36,6 +36,12 @@ impl Element {
         Ok(first)
     }
 
+    /// Like [`Self::one`], but absent is InvalidArgument: `<name> is required`.
+    pub fn required(&self, name: &str) -> Result<&Element, ApiError> {
+        self.one(name)?
+            .ok_or_else(|| ApiError::invalid(format!("<{name}> is required")))
+    }
+
     /// Every child named `name`.
     pub fn children<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Element> + 'a {
         self.children.iter().filter(move |c| c.name == name)

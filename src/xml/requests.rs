@@ -124,9 +124,7 @@ pub struct RateRequest {
 impl FromXml for RateRequest {
     const ROOT: &'static str = "rate";
     fn from_xml(doc: &Element) -> Result<Self, ApiError> {
-        let value = doc
-            .one("rating_value")?
-            .ok_or_else(|| ApiError::invalid("<rating_value> is required"))?;
+        let value = doc.required("rating_value")?;
         Ok(RateRequest {
             value: rating_value(value)?,
         })
@@ -172,10 +170,7 @@ pub struct PerpetuateRequest {
 impl FromXml for PerpetuateRequest {
     const ROOT: &'static str = "perpetuate";
     fn from_xml(doc: &Element) -> Result<Self, ApiError> {
-        let id = doc
-            .one("data_id")?
-            .ok_or_else(|| ApiError::invalid("<data_id> is required"))?
-            .uint()?;
+        let id = doc.required("data_id")?.uint()?;
         let delete_last_object = doc
             .one("delete_last_object")?
             .map(Element::flag)
@@ -236,10 +231,7 @@ pub struct VersionPrepareRequest {
 impl FromXml for VersionPrepareRequest {
     const ROOT: &'static str = "prepare";
     fn from_xml(doc: &Element) -> Result<Self, ApiError> {
-        let size = doc
-            .one("size")?
-            .ok_or_else(|| ApiError::invalid("<size> is required"))?
-            .uint()?;
+        let size = doc.required("size")?.uint()?;
         Ok(VersionPrepareRequest { size })
     }
 }
@@ -247,10 +239,7 @@ impl FromXml for VersionPrepareRequest {
 impl FromXml for PrepareRequest {
     const ROOT: &'static str = "prepare";
     fn from_xml(doc: &Element) -> Result<Self, ApiError> {
-        let size = doc
-            .one("size")?
-            .ok_or_else(|| ApiError::invalid("<size> is required"))?
-            .uint()?;
+        let size = doc.required("size")?.uint()?;
         let owner_id = doc
             .one("owner_id")?
             .map(|e| {

@@ -98,14 +98,8 @@ impl Objects for SqliteStore {
         ids: Vec<u64>,
         now: i64,
     ) -> Result<usize, StoreError> {
-        self.write(move |tx| {
-            load_for_update(tx, &caller, &ids, now)?;
-            for id in &ids {
-                mark_deleted(tx, *id, now)?;
-            }
-            Ok(ids.len())
-        })
-        .await
+        self.write(move |tx| update_each(tx, &caller, &ids, now, |id| mark_deleted(tx, id, now)))
+            .await
     }
 }
 
@@ -167,6 +161,22 @@ pub(crate) fn load_for_update(
             Ok(object)
         })
         .collect()
+}
+
+/// Checks update permission on every id, then runs `write` on each: a batch
+/// write that changes nothing unless every item may change (DESIGN §9).
+pub(crate) fn update_each(
+    conn: &Connection,
+    caller: &Caller,
+    ids: &[u64],
+    now: i64,
+    mut write: impl FnMut(u64) -> Result<(), ApiError>,
+) -> Result<usize, ApiError> {
+    load_for_update(conn, caller, ids, now)?;
+    for &id in ids {
+        write(id)?;
+    }
+    Ok(ids.len())
 }
 
 pub(crate) fn sql_id(id: u64) -> i64 {

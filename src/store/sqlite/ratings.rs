@@ -9,7 +9,7 @@ use crate::domain::rating::{
 };
 use crate::error::ApiError;
 use crate::store::sqlite::SqliteStore;
-use crate::store::sqlite::objects::{load, load_for_update, sql_id};
+use crate::store::sqlite::objects::{load, sql_id, update_each};
 use crate::store::{Ratings, StoreError};
 use async_trait::async_trait;
 
@@ -51,18 +51,18 @@ impl Ratings for SqliteStore {
         now: i64,
     ) -> Result<usize, StoreError> {
         self.write(move |tx| {
-            load_for_update(tx, &caller, &ids, now)?;
-            for id in &ids {
+            update_each(tx, &caller, &ids, now, |id| {
                 tx.prepare_cached(
-                    "UPDATE rating_slots SET total_value = initial_value, count = 0 WHERE data_id = ?1",
+                    "UPDATE rating_slots SET total_value = initial_value, count = 0
+                     WHERE data_id = ?1",
                 )?
-                .execute([sql_id(*id)])?;
+                .execute([sql_id(id)])?;
                 tx.prepare_cached("DELETE FROM rating_entries WHERE data_id = ?1")?
-                    .execute([sql_id(*id)])?;
+                    .execute([sql_id(id)])?;
                 tx.prepare_cached("DELETE FROM rating_locks WHERE data_id = ?1")?
-                    .execute([sql_id(*id)])?;
-            }
-            Ok(ids.len())
+                    .execute([sql_id(id)])?;
+                Ok(())
+            })
         })
         .await
     }
