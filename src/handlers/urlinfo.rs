@@ -1,7 +1,7 @@
 //! Download URLs: urlinfo (spec 12.3.2.6), and nexds's own long-lived download
 //! links that redirect to a fresh presigned URL (DESIGN §5).
 
-use actix_web::http::header;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
@@ -69,11 +69,6 @@ pub async fn get_urlinfos(
     Ok(xml(render::urlinfos(&urls)))
 }
 
-/// An S3-style error for download clients.
-fn s3_error(status: actix_web::http::StatusCode, code: &str, message: &str) -> HttpResponse {
-    crate::s3::error::error_response(status, code, message, None, false)
-}
-
 /// `?version=…&expires=…&signature=…` of a download link.
 #[derive(Deserialize)]
 pub struct LinkQuery {
@@ -89,34 +84,33 @@ pub async fn follow_download_link(
     path: web::Path<String>,
     Params(query): Params<LinkQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    use actix_web::http::StatusCode;
     let link = DownloadLink {
         data_id: &path,
         version: query.version.as_deref(),
         expires: query.expires.as_deref(),
         signature: query.signature.as_deref(),
     };
-    Ok(match state.follow_download_link(link, time::now()).await? {
-        LinkOutcome::Redirect(url) => HttpResponse::Found()
-            .insert_header((header::LOCATION, url))
-            .finish(),
-        LinkOutcome::Malformed => s3_error(
-            StatusCode::FORBIDDEN,
-            "AccessDenied",
-            "malformed download link",
-        ),
-        LinkOutcome::Expired => {
-            s3_error(StatusCode::FORBIDDEN, "AccessDenied", "Request has expired")
+    let outcome = state.follow_download_link(link, time::now()).await?;
+    Ok(link_answer(outcome))
+}
+
+/// A redirect, or the S3-style error a download client understands.
+fn link_answer(outcome: LinkOutcome) -> HttpResponse {
+    let (status, code, message) = match outcome {
+        LinkOutcome::Redirect(url) => {
+            return HttpResponse::Found()
+                .insert_header((header::LOCATION, url))
+                .finish();
         }
-        LinkOutcome::NoSuchKey => s3_error(
-            StatusCode::NOT_FOUND,
-            "NoSuchKey",
-            "The specified key does not exist.",
-        ),
-        LinkOutcome::BadSignature => s3_error(
-            StatusCode::FORBIDDEN,
+        LinkOutcome::Malformed => (403, "AccessDenied", "malformed download link"),
+        LinkOutcome::Expired => (403, "AccessDenied", "Request has expired"),
+        LinkOutcome::NoSuchKey => (404, "NoSuchKey", "The specified key does not exist."),
+        LinkOutcome::BadSignature => (
+            403,
             "SignatureDoesNotMatch",
             "The download link is not valid",
         ),
-    })
+    };
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN);
+    crate::s3::error::error_response(status, code, message, None, false)
 }
