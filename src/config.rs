@@ -358,6 +358,7 @@ impl Settings {
             upload_timeout_secs: self.upload_timeout_secs,
             deleted_secs: i64::from(self.retention_days) * 86_400,
             version_secs: i64::from(self.version_retention_days) * 86_400,
+            upload_form_secs: self.upload_form_secs,
         }
     }
 

@@ -27,6 +27,8 @@ pub struct Retention {
     pub deleted_secs: i64,
     /// Versions that stopped being current are kept this many seconds.
     pub version_secs: i64,
+    /// How long an upload form stays valid, in seconds.
+    pub upload_form_secs: i64,
 }
 
 /// What one run removed.
@@ -36,6 +38,8 @@ pub struct Report {
     /// Old versions and version uploads never completed.
     pub versions: usize,
     pub files: usize,
+    /// Files at upload keys that no upload can complete with any more.
+    pub stale_uploads: usize,
 }
 
 /// Runs [`run_once`] every `interval_secs` seconds on the server's runtime.
@@ -45,7 +49,7 @@ pub fn spawn(store: Store, blobs: Blobs, retention: Retention, interval_secs: u6
         loop {
             tick.tick().await;
             match run_once(&store, &blobs, retention, time::now()).await {
-                Ok(report) if report.rows.total() + report.files == 0 => {}
+                Ok(report) if report.rows.total() + report.files + report.stale_uploads == 0 => {}
                 Ok(report) => log::info!("janitor: {report:?}"),
                 Err(e) => log::error!("janitor: {e}"),
             }
@@ -64,14 +68,33 @@ pub async fn run_once(
         rows: purge_rows(store, retention, now).await?,
         versions: purge_versions(store, retention, now).await?,
         files: 0,
+        stale_uploads: 0,
     };
     report.files = delete_queued_files(store, blobs, now).await?;
+    report.stale_uploads = delete_stale_uploads(blobs, now - retention.upload_timeout_secs).await?;
     if let Some(local) = blobs.local() {
+        // Nobody writes a temp file that has not changed for a form's lifetime:
+        // a body that stalls that long was cut off long before (README, Limits).
+        let idle = u64::try_from(retention.upload_form_secs).unwrap_or(0);
         local
-            .sweep_temp(Duration::from_secs(3600))
+            .sweep_temp(Duration::from_secs(idle))
             .map_err(ApiError::internal)?;
     }
     Ok(report)
+}
+
+/// Deletes the files at upload keys written before `before`: no upload created
+/// before then can still complete, and a completed one has moved its file away
+/// (what is left is a replayed form's, or an abandoned upload's).
+pub async fn delete_stale_uploads(blobs: &Blobs, before: i64) -> Result<usize, ApiError> {
+    let keys = blobs
+        .stale_uploads(before)
+        .await
+        .map_err(ApiError::internal)?;
+    for key in &keys {
+        blobs.delete(key).await.map_err(ApiError::internal)?;
+    }
+    Ok(keys.len())
 }
 
 /// Removes every due row in batches, queueing their files.

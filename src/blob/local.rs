@@ -158,6 +158,66 @@ impl LocalBlobs {
         }
     }
 
+    /// Moves the file of `from` (and its ETag record) to `to`, durably.
+    pub async fn rename(&self, from: &str, to: &str) -> Result<(), BlobError> {
+        let unsafe_key = || io::Error::new(io::ErrorKind::InvalidInput, "unsafe key");
+        let (source, dest) = (
+            self.path_for(from).ok_or_else(unsafe_key)?,
+            self.path_for(to).ok_or_else(unsafe_key)?,
+        );
+        if let Some(parent) = dest.parent() {
+            tokio::fs::create_dir_all(parent).await?;
+        }
+        match tokio::fs::rename(&source, &dest).await {
+            Ok(()) => {}
+            // Moved before (a retry): the file is where it should be.
+            Err(e) if e.kind() == io::ErrorKind::NotFound && self.size_of(to).await?.is_some() => {
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        }
+        if let Some(parent) = dest.parent()
+            && let Ok(dir) = tokio::fs::File::open(parent).await
+        {
+            dir.sync_all().await?;
+        }
+        if let (Some(old), Some(new)) = (self.meta_path(from), self.meta_path(to)) {
+            if let Some(parent) = new.parent() {
+                tokio::fs::create_dir_all(parent).await?;
+            }
+            // A record that cannot follow is recomputed from the content by GET.
+            let _ = tokio::fs::rename(old, new).await;
+        }
+        Ok(())
+    }
+
+    /// Keys of the files directly under `prefix` (a folder, `…/`) last written
+    /// before `before` (UNIX seconds).
+    pub async fn keys_written_before(
+        &self,
+        prefix: &str,
+        before: i64,
+    ) -> Result<Vec<String>, BlobError> {
+        let dir = self.root.join(&self.bucket).join(prefix);
+        let mut entries = match tokio::fs::read_dir(&dir).await {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let before = UNIX_EPOCH + Duration::from_secs(u64::try_from(before).unwrap_or(0));
+        let mut keys = Vec::new();
+        while let Some(entry) = entries.next_entry().await? {
+            let meta = entry.metadata().await?;
+            if meta.is_file()
+                && meta.modified()? < before
+                && let Some(name) = entry.file_name().to_str()
+            {
+                keys.push(format!("{prefix}{name}"));
+            }
+        }
+        Ok(keys)
+    }
+
     /// Where the ETag and headers of `key` are kept.
     fn meta_path(&self, key: &str) -> Option<PathBuf> {
         self.path_for(key)?;

@@ -46,11 +46,42 @@ pub enum Blobs {
     S3(Arc<S3Blobs>),
 }
 
-/// The key of an object's file: `objects/<data_id>_<version>.bin`, zero-padded so
-/// keys sort by id.
+/// Where a file lives once its upload is complete: `objects/<data_id>_<version>.bin`,
+/// zero-padded so keys sort by id. No upload form is ever signed for this key.
 pub fn object_key(data_id: u64, version: u32) -> String {
-    format!("objects/{data_id:020}_{version:010}.bin")
+    format!("{SEALED}{data_id:020}_{version:010}.bin")
 }
+
+/// Where a form uploads an object's file: `uploads/<data_id>_<version>.bin`.
+/// Complete moves the file to its [`sealed_key`], so replaying the form (valid
+/// until it expires) can never replace a completed file.
+pub fn upload_key(data_id: u64, version: u32) -> String {
+    format!("{UPLOADS}{data_id:020}_{version:010}.bin")
+}
+
+/// The key a file uploaded to `key` has once complete; a key that is not an
+/// upload key (uploads prepared before upload keys existed) is its own.
+pub fn sealed_key(key: &str) -> String {
+    match key.strip_prefix(UPLOADS) {
+        Some(rest) => format!("{SEALED}{rest}"),
+        None => key.to_owned(),
+    }
+}
+
+/// Where a deleted object's file waits for the purge, out of reach of every
+/// download URL handed out for `key` (DESIGN §4: a delete takes effect at once).
+pub fn hidden_key(key: &str) -> String {
+    format!("{HIDDEN}{key}")
+}
+
+/// Whether `key` is already out of reach of download URLs.
+pub fn is_hidden(key: &str) -> bool {
+    key.starts_with(HIDDEN)
+}
+
+const UPLOADS: &str = "uploads/";
+const SEALED: &str = "objects/";
+const HIDDEN: &str = "deleted/";
 
 /// An HTTP date: `Wed, 01 Jan 2013 00:00:00 GMT`.
 pub fn http_date(unix: i64) -> String {
@@ -95,6 +126,25 @@ impl Blobs {
         }
     }
 
+    /// Moves the file at `from` to `to` (server-side on S3). Done already (no
+    /// file at `from`, one at `to`) is fine, so a retried move succeeds.
+    pub async fn rename(&self, from: &str, to: &str) -> Result<(), BlobError> {
+        match self {
+            Blobs::Local(store) => store.rename(from, to).await,
+            Blobs::S3(store) => store.rename(from, to).await,
+        }
+    }
+
+    /// Files under the upload keys last written before `before` (UNIX seconds):
+    /// what abandoned uploads and replayed forms left, once no upload can still
+    /// complete with them.
+    pub async fn stale_uploads(&self, before: i64) -> Result<Vec<String>, BlobError> {
+        match self {
+            Blobs::Local(store) => store.keys_written_before(UPLOADS, before).await,
+            Blobs::S3(store) => store.keys_written_before(UPLOADS, before).await,
+        }
+    }
+
     /// A presigned download URL valid `expires_in` seconds from `now` (≤ 7 days for SigV4).
     pub async fn download_url(
         &self,
@@ -135,5 +185,16 @@ mod tests {
             "objects/00000000000001000000_0000000001.bin"
         );
         assert_eq!(http_date(1_356_998_400), "Tue, 01 Jan 2013 00:00:00 GMT");
+    }
+
+    #[test]
+    fn an_upload_key_seals_into_the_object_key_and_hides_out_of_reach() {
+        let upload = upload_key(1_000_000, 2);
+        assert_eq!(upload, "uploads/00000000000001000000_0000000002.bin");
+        assert_eq!(sealed_key(&upload), object_key(1_000_000, 2));
+        assert_eq!(sealed_key(&object_key(7, 1)), object_key(7, 1));
+        let hidden = hidden_key(&object_key(7, 1));
+        assert!(is_hidden(&hidden) && !is_hidden(&object_key(7, 1)));
+        assert_ne!(hidden, object_key(7, 1));
     }
 }

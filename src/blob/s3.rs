@@ -6,6 +6,8 @@ use s3::Region;
 use s3::creds::Credentials as S3Credentials;
 
 use futures_util::TryStreamExt;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 use crate::blob::{BlobError, FileStream, UploadForm, http_date};
 use crate::config::S3Settings;
@@ -116,6 +118,44 @@ impl S3Blobs {
             200 | 204 | 404 => Ok(()),
             other => Err(BlobError::S3(format!("DELETE {key}: HTTP {other}"))),
         }
+    }
+
+    /// A server-side copy of `from` to `to`, then the delete of `from`.
+    pub async fn rename(&self, from: &str, to: &str) -> Result<(), BlobError> {
+        let status = self
+            .bucket
+            .copy_object_internal(from, to)
+            .await
+            .map_err(|e| BlobError::S3(e.to_string()));
+        match status {
+            Ok(200) => self.delete(from).await,
+            // Moved before (a retry): the file is where it should be.
+            _ if self.size_of(from).await?.is_none() && self.size_of(to).await?.is_some() => Ok(()),
+            Ok(other) => Err(BlobError::S3(format!("COPY {from} to {to}: HTTP {other}"))),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Keys under `prefix` last written before `before` (UNIX seconds).
+    pub async fn keys_written_before(
+        &self,
+        prefix: &str,
+        before: i64,
+    ) -> Result<Vec<String>, BlobError> {
+        let pages = self
+            .bucket
+            .list(prefix.to_owned(), None)
+            .await
+            .map_err(|e| BlobError::S3(e.to_string()))?;
+        let mut keys = Vec::new();
+        for object in pages.into_iter().flat_map(|page| page.contents) {
+            let written = OffsetDateTime::parse(&object.last_modified, &Rfc3339)
+                .map_err(|e| BlobError::S3(format!("LastModified of {}: {e}", object.key)))?;
+            if written.unix_timestamp() < before {
+                keys.push(object.key);
+            }
+        }
+        Ok(keys)
     }
 
     /// A SigV4 presigned GET (S3 allows at most 7 days).

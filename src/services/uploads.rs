@@ -1,12 +1,12 @@
 //! Uploads (spec 12.3.2.5): prepare creates the object and hands out a signed
 //! POST form; complete checks the stored file, then makes the object visible.
 
-use crate::blob::UploadForm;
+use crate::blob::{self, UploadForm};
 use crate::domain::prepare::PrepareRequest;
 use crate::domain::{Caller, DataId, time};
 use crate::error::ApiError;
 use crate::services::Services;
-use crate::store::UploadState;
+use crate::store::{SealedFile, UploadState};
 
 /// What a prepare made.
 pub enum Prepared {
@@ -61,25 +61,55 @@ impl Services {
                 "owner_id {owner} is not the owner of data_id {id}"
             )));
         }
-        let key = object.blob_key.as_deref().unwrap_or_default();
-        match self.blobs.size_of(key).await.map_err(ApiError::internal)? {
-            Some(size) if size == object.size => {}
-            Some(size) => {
+        let upload_key = object.blob_key.as_deref().unwrap_or_default();
+        let file = match self.seal(upload_key, object.size).await? {
+            Ok(file) => file,
+            Err(Some(size)) => {
                 return Err(ApiError::not_allowed(format!(
                     "the file of data_id {id} is {size} bytes, prepare declared {}",
                     object.size
                 )));
             }
-            None => {
+            Err(None) => {
                 return Err(ApiError::not_allowed(format!(
                     "no file has been uploaded for data_id {id}"
                 )));
             }
-        }
+        };
         // The deadline again, from the time the file was found (DESIGN §5).
         self.store
-            .finish_upload(id, time::now() - self.upload_timeout_secs)
+            .finish_upload(id, file, time::now() - self.upload_timeout_secs)
             .await?;
         Ok(())
+    }
+
+    /// Moves an uploaded file of `size` bytes from `upload_key`, where its form
+    /// put it, to its sealed key, where no form reaches. A file already there
+    /// (a complete retried after a crash) is fine. `Err` with the size found
+    /// (`None`: no file) when the file is not there with `size` bytes.
+    pub(super) async fn seal(
+        &self,
+        upload_key: &str,
+        size: u64,
+    ) -> Result<Result<SealedFile, Option<u64>>, ApiError> {
+        let key = blob::sealed_key(upload_key);
+        let size_of = |k| async move { self.blobs.size_of(k).await.map_err(ApiError::internal) };
+        let found = match size_of(upload_key).await? {
+            None if key != upload_key => size_of(&key).await?,
+            found => found,
+        };
+        if found != Some(size) {
+            return Ok(Err(found));
+        }
+        if key != upload_key {
+            self.blobs
+                .rename(upload_key, &key)
+                .await
+                .map_err(ApiError::internal)?;
+        }
+        Ok(Ok(SealedFile {
+            upload_key: upload_key.to_owned(),
+            key,
+        }))
     }
 }

@@ -48,23 +48,18 @@ impl Services {
             .store
             .version_to_complete(caller, id, now, self.upload_timeout_secs)
             .await?;
-        let stored = self
-            .blobs
-            .size_of(&pending.blob_key)
-            .await
-            .map_err(ApiError::internal)?;
-        if stored != Some(pending.size) {
+        let Ok(file) = self.seal(&pending.blob_key, pending.size).await? else {
             return Err(ApiError::not_allowed(format!(
                 "version {} of data_id {id} has not been uploaded with its {} bytes",
                 pending.version, pending.size
             )));
-        }
+        };
         let current = Current {
             version: pending.version,
             size: pending.size,
         };
         self.store
-            .finish_version(id, pending, now - self.upload_timeout_secs, now)
+            .finish_version(id, pending, file, now - self.upload_timeout_secs, now)
             .await?;
         Ok(current)
     }

@@ -122,6 +122,15 @@ pub enum UploadState {
     Complete,
 }
 
+/// The file of a completed upload: moved from the key its form posted to
+/// (`upload_key`) to `key`, where no form reaches it. What a replay of the form
+/// later puts at the upload key is swept by the janitor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedFile {
+    pub upload_key: String,
+    pub key: String,
+}
+
 /// One stored version as the history lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VersionInfo {
@@ -136,6 +145,7 @@ pub struct VersionInfo {
 pub struct PendingVersion {
     pub version: u32,
     pub size: u64,
+    /// The key its form uploads to.
     pub blob_key: String,
 }
 
@@ -382,10 +392,16 @@ pub trait Uploads {
         timeout: i64,
     ) -> Result<UploadState, StoreError>;
 
-    /// Makes an uploaded object visible, if it was created after `created_after`.
-    /// The deadline is checked again here, on the writer, so an upload the janitor
-    /// may already be dropping (file first) never becomes visible without its file.
-    async fn finish_upload(&self, id: u64, created_after: i64) -> Result<(), StoreError>;
+    /// Makes an uploaded object visible with its sealed file, if it was created
+    /// after `created_after`. The deadline is checked again here, on the writer, so
+    /// an upload the janitor may already be dropping (file first) never becomes
+    /// visible without its file.
+    async fn finish_upload(
+        &self,
+        id: u64,
+        file: SealedFile,
+        created_after: i64,
+    ) -> Result<(), StoreError>;
 
     /// Counts a download reference on each object (urlinfo), all or nothing, and
     /// returns them. Objects without a file are InvalidArgument (DESIGN §5).
@@ -428,6 +444,7 @@ pub trait Versions {
         &self,
         id: u64,
         pending: PendingVersion,
+        file: SealedFile,
         created_after: i64,
         now: i64,
     ) -> Result<(), StoreError>;

@@ -19,6 +19,7 @@ mod principal_data;
 mod process;
 mod ratings;
 mod s3;
+mod sealed;
 mod search;
 mod storage;
 mod tools;

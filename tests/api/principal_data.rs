@@ -19,8 +19,15 @@ fn key_of(id: u64) -> String {
     format!("objects/{id:020}_{:010}.bin", 1)
 }
 
+/// The file of `id`'s first version: where complete sealed it, or else where its
+/// form uploaded it (an upload not completed).
 fn stored_file(app: &TestApp, id: u64) -> std::path::PathBuf {
-    app.data_dir().join("blobs/nexds").join(key_of(id))
+    let dir = app.data_dir().join("blobs/nexds");
+    let sealed = dir.join(key_of(id));
+    match sealed.exists() {
+        true => sealed,
+        false => dir.join(format!("uploads/{id:020}_{:010}.bin", 1)),
+    }
 }
 
 fn rate(app: &TestApp, token: &str, id: u64, slot: u8, value: i64) {

@@ -22,9 +22,10 @@ fn prepare_hands_out_the_specs_sigv2_form_for_the_local_store() {
         ["policy", "AWSAccessKeyId", "signature", "key", "acl"]
     );
     assert_eq!(form.field("acl"), "private");
+    // Forms upload to an upload key; complete moves the file where no form reaches.
     assert_eq!(
         form.field("key"),
-        format!("objects/{:020}_{:010}.bin", form.data_id, 1)
+        format!("uploads/{:020}_{:010}.bin", form.data_id, 1)
     );
     assert!(form.field("AWSAccessKeyId").starts_with("NEXDS"));
     assert!(form.date.ends_with(" GMT"));

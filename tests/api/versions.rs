@@ -2,7 +2,7 @@
 
 use crate::helpers::{Form, TestApp, V2, download, m, spawn_app};
 
-fn prepare_version(app: &TestApp, token: &str, id: u64, size: usize) -> (Form, u32) {
+pub fn prepare_version(app: &TestApp, token: &str, id: u64, size: usize) -> (Form, u32) {
     let resp = app.post(
         &format!("{V2}/data/{id}/versions/prepare"),
         token,
@@ -33,7 +33,7 @@ fn prepare_version(app: &TestApp, token: &str, id: u64, size: usize) -> (Form, u
     (form, version)
 }
 
-fn complete_version(app: &TestApp, token: &str, id: u64) -> crate::helpers::Resp {
+pub fn complete_version(app: &TestApp, token: &str, id: u64) -> crate::helpers::Resp {
     app.call(
         "POST",
         &format!("{V2}/data/{id}/versions/complete"),
@@ -61,7 +61,7 @@ fn a_new_version_uploads_while_the_current_one_stays_downloadable() {
     let id = app.upload(&owner, b"first version", "");
     let (form, version) = prepare_version(&app, &owner, id, 14);
     assert_eq!(version, 2);
-    assert_eq!(form.field("key"), format!("objects/{id:020}_{:010}.bin", 2));
+    assert_eq!(form.field("key"), format!("uploads/{id:020}_{:010}.bin", 2));
     assert_eq!(
         current_bytes(&app, id),
         b"first version",

@@ -119,7 +119,7 @@ impl SqliteStore {
             object.update_password = update_password;
             let id = insert(tx, &object)?;
             object.data_id = id;
-            let key = (state == State::Uploading).then(|| blob::object_key(id, 1));
+            let key = (state == State::Uploading).then(|| blob::upload_key(id, 1));
             if let Some(key) = &key {
                 tx.prepare_cached("UPDATE objects SET blob_key = ?2 WHERE data_id = ?1")?
                     .execute(params![sql_id(id), key])?;

@@ -2,7 +2,10 @@
 //! and deleted objects past the retention window. Rows go in bounded batches, their
 //! files are queued in `blob_deletions` in the same transaction (an outbox).
 
-use rusqlite::params;
+use rusqlite::{Connection, params};
+
+use crate::blob;
+use crate::error::ApiError;
 
 use crate::domain::object::State;
 use crate::store::sqlite::SqliteStore;
@@ -40,6 +43,12 @@ impl Purge for SqliteStore {
                     &mut purged.deleted,
                 ),
             ];
+            queue_sealed_keys(
+                tx,
+                "SELECT blob_key FROM objects WHERE state = ?1 AND created_time < ?2
+                 ORDER BY data_id LIMIT ?3",
+                params![State::Uploading as i64, uploads_before, limit as i64],
+            )?;
             // The delete triggers queue each file (schema.sql).
             for (filter, state, bound, count) in kinds {
                 *count = tx
@@ -78,4 +87,28 @@ impl Purge for SqliteStore {
         })
         .await
     }
+}
+
+/// Queues the sealed key of every upload key `select` finds: a complete that
+/// moved the file but never committed (a crash) left it there, and the delete
+/// triggers queue only the key in the row.
+pub(super) fn queue_sealed_keys(
+    conn: &Connection,
+    select: &str,
+    params: impl rusqlite::Params,
+) -> Result<(), ApiError> {
+    let keys: Vec<Option<String>> = conn
+        .prepare_cached(select)?
+        .query_map(params, |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut queue = conn.prepare_cached(
+        "INSERT OR IGNORE INTO blob_deletions (blob_key, queued_time) VALUES (?1, unixepoch())",
+    )?;
+    for key in keys.iter().flatten() {
+        let sealed = blob::sealed_key(key);
+        if &sealed != key {
+            queue.execute([sealed])?;
+        }
+    }
+    Ok(())
 }

@@ -8,7 +8,7 @@ use crate::domain::{Caller, Object};
 use crate::error::ApiError;
 use crate::store::sqlite::SqliteStore;
 use crate::store::sqlite::objects::{load, sql_id};
-use crate::store::{StoreError, UploadState, Uploads};
+use crate::store::{SealedFile, StoreError, UploadState, Uploads};
 use async_trait::async_trait;
 
 #[async_trait]
@@ -30,18 +30,24 @@ impl Uploads for SqliteStore {
         .await
     }
 
-    async fn finish_upload(&self, id: u64, created_after: i64) -> Result<(), StoreError> {
+    async fn finish_upload(
+        &self,
+        id: u64,
+        file: SealedFile,
+        created_after: i64,
+    ) -> Result<(), StoreError> {
         self.write(move |tx| {
             let changed = tx
                 .prepare_cached(
-                    "UPDATE objects SET state = ?2
+                    "UPDATE objects SET state = ?2, blob_key = ?5
                      WHERE data_id = ?1 AND state = ?3 AND created_time > ?4",
                 )?
                 .execute(params![
                     sql_id(id),
                     State::Ready as i64,
                     State::Uploading as i64,
-                    created_after
+                    created_after,
+                    file.key
                 ])?;
             if changed == 0 {
                 return Err(ApiError::new(
@@ -50,9 +56,10 @@ impl Uploads for SqliteStore {
                 ));
             }
             tx.prepare_cached(
-                "UPDATE object_versions SET state = 1 WHERE data_id = ?1 AND version = 1",
+                "UPDATE object_versions SET state = 1, blob_key = ?2
+                 WHERE data_id = ?1 AND version = 1",
             )?
-            .execute([sql_id(id)])?;
+            .execute(params![sql_id(id), file.key])?;
             Ok(())
         })
         .await

@@ -9,7 +9,8 @@ use crate::domain::{Caller, Object, time};
 use crate::error::{ApiError, ErrorKind};
 use crate::store::sqlite::SqliteStore;
 use crate::store::sqlite::objects::{load, sql_id};
-use crate::store::{PendingVersion, StoreError, VersionInfo, Versions};
+use crate::store::sqlite::purge::queue_sealed_keys;
+use crate::store::{PendingVersion, SealedFile, StoreError, VersionInfo, Versions};
 use async_trait::async_trait;
 
 /// The object, checked for a new or restored file.
@@ -43,7 +44,7 @@ impl Versions for SqliteStore {
                 )?
                 .query_row([sql_id(id)], |r| r.get(0))?;
             let version = last + 1;
-            let blob_key = blob::object_key(id, version);
+            let blob_key = blob::upload_key(id, version);
             tx.prepare_cached(
                 "INSERT INTO object_versions (data_id, version, size, blob_key, created_time, state)
                  VALUES (?1, ?2, ?3, ?4, ?5, 0)",
@@ -94,30 +95,29 @@ impl Versions for SqliteStore {
         &self,
         id: u64,
         pending: PendingVersion,
+        file: SealedFile,
         created_after: i64,
         now: i64,
     ) -> Result<(), StoreError> {
         self.write(move |tx| {
             let changed = tx
                 .prepare_cached(
-                    "UPDATE object_versions SET state = 1
+                    "UPDATE object_versions SET state = 1, blob_key = ?4
                      WHERE data_id = ?1 AND version = ?2 AND state = 0 AND created_time > ?3",
                 )?
-                .execute(params![sql_id(id), pending.version, created_after])?;
+                .execute(params![
+                    sql_id(id),
+                    pending.version,
+                    created_after,
+                    file.key
+                ])?;
             if changed == 0 {
                 return Err(ApiError::new(
                     ErrorKind::NotFound,
                     format!("no new version of data_id {id} is being uploaded"),
                 ));
             }
-            make_current(
-                tx,
-                id,
-                pending.version,
-                pending.size,
-                &pending.blob_key,
-                now,
-            )
+            make_current(tx, id, pending.version, pending.size, &file.key, now)
         })
         .await
     }
@@ -201,6 +201,12 @@ impl Versions for SqliteStore {
         limit: usize,
     ) -> Result<usize, StoreError> {
         self.write(move |tx| {
+            queue_sealed_keys(
+                tx,
+                "SELECT blob_key FROM object_versions
+                 WHERE state = 0 AND created_time < ?1 LIMIT ?2",
+                params![uploads_before, limit as i64],
+            )?;
             let uploads = tx
                 .prepare_cached(
                     "DELETE FROM object_versions WHERE (data_id, version) IN
