@@ -12,6 +12,7 @@ use std::time::Duration;
 use crate::blob::Blobs;
 use crate::domain::time;
 use crate::error::ApiError;
+use crate::services::deletes::hide_deleted_files;
 use crate::store::Purged;
 use crate::store::Store;
 
@@ -34,6 +35,8 @@ pub struct Retention {
 /// What one run removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Report {
+    /// Files of deleted objects moved out of reach of their download URLs.
+    pub hidden: usize,
     pub rows: Purged,
     /// Old versions and version uploads never completed.
     pub versions: usize,
@@ -42,29 +45,52 @@ pub struct Report {
     pub stale_uploads: usize,
 }
 
-/// Runs [`run_once`] every `interval_secs` seconds on the server's runtime.
+/// Runs a pass every `interval_secs` seconds on the server's runtime. The first
+/// looks at every deletion within retention for files still to hide (a crash
+/// between a delete and its move); later ones only at deletions since the pass
+/// before the last that succeeded.
 pub fn spawn(store: Store, blobs: Blobs, retention: Retention, interval_secs: u64) {
     actix_web::rt::spawn(async move {
         let mut tick = actix_web::rt::time::interval(Duration::from_secs(interval_secs));
+        let mut deleted_since = None;
         loop {
             tick.tick().await;
-            match run_once(&store, &blobs, retention, time::now()).await {
-                Ok(report) if report.rows.total() + report.files + report.stale_uploads == 0 => {}
-                Ok(report) => log::info!("janitor: {report:?}"),
+            let now = time::now();
+            let since = deleted_since.unwrap_or(now - retention.deleted_secs);
+            match run_pass(&store, &blobs, retention, now, since).await {
+                Ok(report) => {
+                    deleted_since = Some(now - 1);
+                    if report != Report::default() {
+                        log::info!("janitor: {report:?}");
+                    }
+                }
                 Err(e) => log::error!("janitor: {e}"),
             }
         }
     });
 }
 
-/// One full pass: every due row, then every queued file.
+/// One full pass at `now`: what `nexds purge` runs.
 pub async fn run_once(
     store: &Store,
     blobs: &Blobs,
     retention: Retention,
     now: i64,
 ) -> Result<Report, ApiError> {
+    run_pass(store, blobs, retention, now, now - retention.deleted_secs).await
+}
+
+/// Hides the files of objects deleted since `deleted_since`, removes every due
+/// row, then every queued file and stale upload.
+async fn run_pass(
+    store: &Store,
+    blobs: &Blobs,
+    retention: Retention,
+    now: i64,
+    deleted_since: i64,
+) -> Result<Report, ApiError> {
     let mut report = Report {
+        hidden: hide_deleted_files(store, blobs, deleted_since).await?,
         rows: purge_rows(store, retention, now).await?,
         versions: purge_versions(store, retention, now).await?,
         files: 0,

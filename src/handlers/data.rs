@@ -49,10 +49,7 @@ pub async fn delete_data(
     caller: Caller,
     DataId(id): DataId,
 ) -> Result<HttpResponse, ApiError> {
-    let deleted = state
-        .store
-        .delete_objects(caller, vec![id], time::now())
-        .await?;
+    let deleted = state.delete_objects(caller, vec![id], time::now()).await?;
     Ok(xml(render::counted("data", "deleted", deleted)))
 }
 
@@ -64,7 +61,6 @@ pub async fn delete_datas(
 ) -> Result<HttpResponse, ApiError> {
     domain::check_batch_len(request.ids.len(), "<param>")?;
     let deleted = state
-        .store
         .delete_objects(caller, request.ids, time::now())
         .await?;
     Ok(xml(render::counted("data", "deleted", deleted)))

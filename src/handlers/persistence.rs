@@ -59,11 +59,9 @@ pub async fn perpetuate(
     Xml(request): Xml<PerpetuateRequest>,
 ) -> Result<HttpResponse, ApiError> {
     state
-        .store
         .perpetuate(
             caller,
-            principal,
-            slot,
+            (principal, slot),
             request.data_id,
             request.delete_last_object,
             time::now(),
@@ -82,11 +80,9 @@ pub async fn unperpetuate(
     Xml(request): Xml<UnperpetuateRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let released = state
-        .store
         .unperpetuate(
             caller,
-            principal,
-            slot,
+            (principal, slot),
             request.delete_last_object,
             time::now(),
         )

@@ -1,8 +1,9 @@
 //! Flows that span the metadata store and the file storage: prepare and
-//! complete an upload, download links, file versions, a principal's data as a
-//! whole. Handlers parse, call one of these (or one store method), and render;
+//! complete an upload, deletes, download links, file versions, a principal's
+//! data as a whole. Handlers parse, call one of these (or one store method), and render;
 //! no HTTP and no XML here.
 
+pub mod deletes;
 pub mod downloads;
 pub mod principal_data;
 pub mod uploads;

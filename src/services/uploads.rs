@@ -25,12 +25,23 @@ impl Services {
         request: PrepareRequest,
         now: i64,
     ) -> Result<Prepared, ApiError> {
+        // A persistence slot's last object may be deleted to make room (DESIGN §7).
+        let deletes = request
+            .persistence
+            .as_ref()
+            .is_some_and(|p| p.delete_last_object);
         if request.is_meta_only(self.max_file_size)? {
             let id = self.store.create_meta_only(caller, request, now).await?;
+            if deletes {
+                self.hide_files_deleted_since(now).await;
+            }
             return Ok(Prepared::MetaOnly(id));
         }
         let size = request.size;
         let (data_id, key) = self.store.create_upload(caller, request, now).await?;
+        if deletes {
+            self.hide_files_deleted_since(now).await;
+        }
         let form = self
             .blobs
             .upload_form(&key, size, now, now + self.upload_form_secs);

@@ -311,6 +311,19 @@ pub trait Purge {
 
     /// Forgets a queued key once its file is gone.
     async fn blob_deleted(&self, key: String) -> Result<(), StoreError>;
+
+    /// The files (current and every version) of objects deleted at or after
+    /// `deleted_since`, as `(data_id, key)`: the caller hides those whose key is
+    /// not hidden yet (DESIGN §4: a delete takes effect at once, downloads too).
+    async fn files_of_deleted(&self, deleted_since: i64) -> Result<Vec<(u64, String)>, StoreError>;
+
+    /// Records that the file `key` of `data_id` now lives at `moved_to`.
+    async fn file_moved(
+        &self,
+        data_id: u64,
+        key: String,
+        moved_to: String,
+    ) -> Result<(), StoreError>;
 }
 
 /// Units of work of `store/sqlite/ratings.rs`.

@@ -63,7 +63,8 @@ fn expired_objects_go_with_their_files_and_live_ones_stay() {
 fn deleted_objects_stay_for_the_retention_window_then_go() {
     let app = spawn_app();
     let id = app.upload(&app.title, b"kept a while", "");
-    let key = format!("objects/{id:020}_{:010}.bin", 1);
+    // A delete moves the file out of reach of its download URLs at once.
+    let key = format!("deleted/objects/{id:020}_{:010}.bin", 1);
     app.delete(&format!("{V2}/data/{id}"), &app.title)
         .assert_ok();
     let report = run(&app);
@@ -96,7 +97,8 @@ fn uploads_never_completed_go_after_the_timeout() {
 fn a_crash_in_the_middle_of_a_purge_loses_track_of_nothing() {
     let app = spawn_app();
     let id = app.upload(&app.title, b"doomed", "");
-    let key = format!("objects/{id:020}_{:010}.bin", 1);
+    // A delete moves the file out of reach of its download URLs at once.
+    let key = format!("deleted/objects/{id:020}_{:010}.bin", 1);
     app.delete(&format!("{V2}/data/{id}"), &app.title)
         .assert_ok();
     app.age(id, "deleted_time", 31 * DAY);

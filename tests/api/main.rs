@@ -5,6 +5,7 @@
 mod auth;
 mod change;
 mod delete;
+mod deleted_files;
 mod errors;
 mod fixtures;
 mod garage;

@@ -19,15 +19,20 @@ fn key_of(id: u64) -> String {
     format!("objects/{id:020}_{:010}.bin", 1)
 }
 
-/// The file of `id`'s first version: where complete sealed it, or else where its
-/// form uploaded it (an upload not completed).
+/// The file of `id`'s first version: where complete sealed it, where a delete
+/// hid it, or else where its form uploaded it (an upload not completed).
 fn stored_file(app: &TestApp, id: u64) -> std::path::PathBuf {
     let dir = app.data_dir().join("blobs/nexds");
-    let sealed = dir.join(key_of(id));
-    match sealed.exists() {
-        true => sealed,
-        false => dir.join(format!("uploads/{id:020}_{:010}.bin", 1)),
-    }
+    let sealed = key_of(id);
+    let places = [
+        format!("deleted/{sealed}"),
+        format!("uploads/{id:020}_{:010}.bin", 1),
+    ];
+    places
+        .iter()
+        .map(|key| dir.join(key))
+        .find(|path| path.exists())
+        .unwrap_or_else(|| dir.join(sealed))
 }
 
 fn rate(app: &TestApp, token: &str, id: u64, slot: u8, value: i64) {

@@ -9,6 +9,7 @@ use crate::error::ApiError;
 
 use crate::domain::object::State;
 use crate::store::sqlite::SqliteStore;
+use crate::store::sqlite::objects::sql_id;
 use crate::store::{Purge, Purged, StoreError};
 use async_trait::async_trait;
 
@@ -75,6 +76,46 @@ impl Purge for SqliteStore {
             )?;
             let keys = stmt.query_map(params![limit as i64, now], |r| r.get(0))?;
             Ok(keys.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn files_of_deleted(&self, deleted_since: i64) -> Result<Vec<(u64, String)>, StoreError> {
+        self.read(move |conn| {
+            // Through objects_deleted; the current file is also its version's.
+            let mut stmt = conn.prepare_cached(
+                "SELECT o.data_id, o.blob_key FROM objects o
+                 WHERE o.state = ?1 AND o.deleted_time >= ?2 AND o.blob_key IS NOT NULL
+                 UNION
+                 SELECT v.data_id, v.blob_key FROM objects o
+                 JOIN object_versions v ON v.data_id = o.data_id
+                 WHERE o.state = ?1 AND o.deleted_time >= ?2",
+            )?;
+            let rows = stmt.query_map(params![State::Deleted as i64, deleted_since], |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn file_moved(
+        &self,
+        data_id: u64,
+        key: String,
+        moved_to: String,
+    ) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            let id = sql_id(data_id);
+            tx.prepare_cached(
+                "UPDATE objects SET blob_key = ?3 WHERE data_id = ?1 AND blob_key = ?2",
+            )?
+            .execute(params![id, key, moved_to])?;
+            tx.prepare_cached(
+                "UPDATE object_versions SET blob_key = ?3 WHERE data_id = ?1 AND blob_key = ?2",
+            )?
+            .execute(params![id, key, moved_to])?;
+            Ok(())
         })
         .await
     }
