@@ -73,6 +73,12 @@ pub struct Settings {
     pub max_file_size: u64,
     /// HTTP worker threads (`NEXDS_WORKERS`); default: one per core.
     pub workers: Option<usize>,
+    /// A request body must keep coming: no gap between its chunks longer than
+    /// this, and an API body whole within it, in seconds (`NEXDS_BODY_TIMEOUT_SECS`).
+    pub body_timeout_secs: u64,
+    /// Connections each worker serves at once; more wait to be accepted
+    /// (`NEXDS_MAX_CONNECTIONS`).
+    pub max_connections: usize,
     /// `local` (default) or `s3` (`NEXDS_STORAGE`).
     pub storage: StorageKind,
     /// The S3 backend, when `storage` is `s3`.
@@ -115,6 +121,8 @@ impl Default for Settings {
             max_body_bytes: 256 * 1024,
             max_file_size: 10 * 1024 * 1024,
             workers: None,
+            body_timeout_secs: 10,
+            max_connections: 4096,
             storage: StorageKind::Local,
             s3: S3Settings {
                 region: "us-east-1".to_owned(),
@@ -149,6 +157,8 @@ impl fmt::Debug for Settings {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_file_size", &self.max_file_size)
             .field("workers", &self.workers)
+            .field("body_timeout_secs", &self.body_timeout_secs)
+            .field("max_connections", &self.max_connections)
             .field("storage", &self.storage)
             .field("s3", &self.s3)
             .field("post_signature", &self.post_signature)
@@ -184,6 +194,8 @@ struct FileSettings {
     max_body_bytes: Option<usize>,
     max_file_size: Option<u64>,
     workers: Option<usize>,
+    body_timeout_secs: Option<u64>,
+    max_connections: Option<usize>,
     storage: Option<StorageKind>,
     s3_endpoint: Option<String>,
     s3_region: Option<String>,
@@ -243,6 +255,8 @@ impl Settings {
             max_body_bytes: file.max_body_bytes.unwrap_or(d.max_body_bytes),
             max_file_size: file.max_file_size.unwrap_or(d.max_file_size),
             workers: file.workers,
+            body_timeout_secs: file.body_timeout_secs.unwrap_or(d.body_timeout_secs),
+            max_connections: file.max_connections.unwrap_or(d.max_connections),
             storage: file.storage.unwrap_or(d.storage),
             s3: S3Settings {
                 endpoint: file.s3_endpoint.unwrap_or(d.s3.endpoint),
@@ -291,6 +305,12 @@ impl Settings {
         }
         if let Some(v) = var("NEXDS_WORKERS") {
             s.workers = Some(parse_env("NEXDS_WORKERS", &v)?);
+        }
+        if let Some(v) = var("NEXDS_BODY_TIMEOUT_SECS") {
+            s.body_timeout_secs = parse_env("NEXDS_BODY_TIMEOUT_SECS", &v)?;
+        }
+        if let Some(v) = var("NEXDS_MAX_CONNECTIONS") {
+            s.max_connections = parse_env("NEXDS_MAX_CONNECTIONS", &v)?;
         }
         if let Some(v) = var("NEXDS_STORAGE") {
             s.storage = v
@@ -386,6 +406,12 @@ impl Settings {
                     ));
                 }
             }
+        }
+        if self.body_timeout_secs == 0 || self.max_connections == 0 {
+            return Err(ConfigError::Env(
+                "NEXDS_BODY_TIMEOUT_SECS / NEXDS_MAX_CONNECTIONS",
+                "must be positive".into(),
+            ));
         }
         if self.upload_form_secs <= 0 || self.upload_timeout_secs <= 0 || self.janitor_secs == 0 {
             return Err(ConfigError::Env(

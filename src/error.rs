@@ -22,6 +22,8 @@ pub enum ErrorKind {
     MalformedRequest,
     /// The body is larger than the configured limit.
     PayloadTooLarge,
+    /// The body stopped coming before it was whole.
+    RequestTimeout,
     /// No endpoint at this path.
     NoSuchEndpoint,
     /// The endpoint exists but not for this method.
@@ -46,6 +48,7 @@ impl ErrorKind {
             | ErrorKind::NoSuchEndpoint
             | ErrorKind::MethodNotAllowed => "Core::InvalidArgument",
             ErrorKind::AccessDenied => "Core::AccessDenied",
+            ErrorKind::RequestTimeout => "Core::Timeout",
         }
     }
 
@@ -64,6 +67,7 @@ impl ErrorKind {
             | ErrorKind::NoSuchEndpoint
             | ErrorKind::MethodNotAllowed => "0x0001000A",
             ErrorKind::AccessDenied => "0x00010006",
+            ErrorKind::RequestTimeout => "0x0001000B",
         }
     }
 
@@ -80,6 +84,7 @@ impl ErrorKind {
             ErrorKind::PayloadTooLarge => 413,
             ErrorKind::MethodNotAllowed => 405,
             ErrorKind::AccessDenied => 401,
+            ErrorKind::RequestTimeout => 408,
         }
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod blob;
+pub mod body;
 pub mod cli;
 pub mod config;
 pub mod domain;

@@ -2,6 +2,7 @@
 //! binds the listener (port 0 works, for tests) and wires the routes.
 
 use std::net::{SocketAddr, TcpListener};
+use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::middleware::Logger;
@@ -10,6 +11,7 @@ use actix_web::{App, HttpServer, web};
 use std::sync::Arc;
 
 use crate::blob::{Blobs, LocalBlobs, S3Blobs};
+use crate::body::BodyDeadline;
 use crate::config::{Settings, StorageKind};
 use crate::domain::time;
 use crate::handlers::{self, BodyLimit};
@@ -60,6 +62,9 @@ impl Application {
             settings.janitor_secs,
         );
         let body_limit = BodyLimit(settings.max_body_bytes);
+        let body_deadline = BodyDeadline {
+            idle: Duration::from_secs(settings.body_timeout_secs),
+        };
         let state = web::Data::new(Services {
             store,
             blobs,
@@ -74,10 +79,13 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .app_data(body_limit)
+                .app_data(body_deadline)
                 .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
                 .configure(handlers::configure)
         })
-        .shutdown_timeout(10);
+        .shutdown_timeout(10)
+        // Headers must arrive within actix's 5 s; bodies are timed by `body`.
+        .max_connections(settings.max_connections);
         if let Some(workers) = settings.workers {
             server = server.workers(workers.max(1));
         }

@@ -2,9 +2,12 @@
 //! from the path, the query string as a struct, the XML body as a request type.
 //! Each refuses a bad value with the error the spec's clients get.
 
+use std::cell::Cell;
 use std::collections::HashSet;
 use std::future::{Future, Ready, ready};
 use std::pin::Pin;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
@@ -16,8 +19,9 @@ use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
 use crate::auth::{hash_token, token_from_header};
+use crate::body::{self, BodyDeadline};
 use crate::domain::{Caller, DataId, PersistenceSlot, PrincipalId, RatingSlot, Version};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorKind};
 use crate::handlers::AppState;
 use crate::xml::requests::{FromXml, parse_request};
 
@@ -142,7 +146,7 @@ impl FromRequest for Body {
         let limit = req.app_data::<BodyLimit>().map_or(256 * 1024, |l| l.0);
         let too_large = move || {
             ApiError::new(
-                crate::error::ErrorKind::PayloadTooLarge,
+                ErrorKind::PayloadTooLarge,
                 format!("the request body is larger than {limit} bytes"),
             )
         };
@@ -154,12 +158,29 @@ impl FromRequest for Body {
         if declared.is_some_and(|n| n > limit) {
             return Box::pin(ready(Err(too_large())));
         }
-        let mut payload = payload.take();
+        // An API body is small: it has the idle time to arrive, whole.
+        let idle = req
+            .app_data::<BodyDeadline>()
+            .map_or(Duration::from_secs(10), |d| d.idle);
+        let timed_out = Rc::new(Cell::new(false));
+        let mut payload = Box::pin(body::timed(
+            payload.take(),
+            idle,
+            Instant::now() + idle,
+            Rc::clone(&timed_out),
+        ));
         Box::pin(async move {
             let mut body = BytesMut::new();
             while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| {
-                    ApiError::malformed(format!("cannot read the request body: {e}"))
+                let chunk = chunk.map_err(|e| match timed_out.get() {
+                    true => ApiError::new(
+                        ErrorKind::RequestTimeout,
+                        format!(
+                            "the request body did not arrive within {} s",
+                            idle.as_secs()
+                        ),
+                    ),
+                    false => ApiError::malformed(format!("cannot read the request body: {e}")),
                 })?;
                 if body.len() + chunk.len() > limit {
                     return Err(too_large());

@@ -84,6 +84,7 @@ pub enum S3Code {
     NoSuchBucket,
     NoSuchKey,
     PreconditionFailed,
+    RequestTimeout,
     SignatureDoesNotMatch,
 }
 
@@ -110,6 +111,7 @@ impl S3Code {
             S3Code::NoSuchBucket => "NoSuchBucket",
             S3Code::NoSuchKey => "NoSuchKey",
             S3Code::PreconditionFailed => "PreconditionFailed",
+            S3Code::RequestTimeout => "RequestTimeout",
             S3Code::SignatureDoesNotMatch => "SignatureDoesNotMatch",
         }
     }
@@ -135,7 +137,8 @@ impl S3Code {
             | S3Code::InvalidToken
             | S3Code::KeyTooLongError
             | S3Code::MalformedPOSTRequest
-            | S3Code::MaxPostPreDataLengthExceeded => 400,
+            | S3Code::MaxPostPreDataLengthExceeded
+            | S3Code::RequestTimeout => 400,
         }
     }
 }

@@ -15,6 +15,7 @@ use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::blob::LocalBlobs;
+use crate::body::{self, BodyDeadline};
 use crate::domain::time;
 use crate::error::{ApiError, ErrorKind};
 use crate::handlers::AppState;
@@ -40,6 +41,26 @@ pub async fn post_object(
     let request_id = request_id();
     let seen = Rc::new(Cell::new(0u64));
     let counter = Rc::clone(&seen);
+    // A body that stalls, or crawls, is cut off as S3 does (RequestTimeout).
+    let deadline = req
+        .app_data::<BodyDeadline>()
+        .copied()
+        .unwrap_or(BodyDeadline {
+            idle: std::time::Duration::from_secs(10),
+        });
+    let length = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(state.max_file_size);
+    let timed_out = Rc::new(Cell::new(false));
+    let payload = body::timed(
+        payload,
+        deadline.idle,
+        deadline.upload_deadline(std::time::Instant::now(), length),
+        Rc::clone(&timed_out),
+    );
     let body = payload.inspect(move |chunk| {
         if let Ok(bytes) = chunk {
             counter.set(counter.get().saturating_add(bytes.len() as u64));
@@ -66,6 +87,14 @@ pub async fn post_object(
     // Fields after the file are ignored, as S3 does; read them so the client gets
     // its answer on a healthy connection.
     form.drain(&seen, drain_limit).await;
+    let result = match result {
+        Err(_) if timed_out.get() => Err(S3Error::new(
+            S3Code::RequestTimeout,
+            "Your socket connection to the server was not read from or written to within \
+             the timeout period. Idle connections will be closed.",
+        )),
+        other => other,
+    };
     Ok(match result {
         Ok(stored) => post_success(store, &bucket, &stored, &request_id),
         Err(err) => s3_error(&req, &err, &request_id),

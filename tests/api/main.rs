@@ -22,6 +22,7 @@ mod ratings;
 mod s3;
 mod sealed;
 mod search;
+mod slow_bodies;
 mod storage;
 mod tools;
 mod uploads;

@@ -331,3 +331,76 @@ fn a_config_file_is_read_and_env_overrides_it() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad.toml"));
 }
+
+#[test]
+fn an_upload_cut_off_by_kill_9_leaves_no_temp_file_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let quick = [("NEXDS_UPLOAD_FORM_SECS", "3"), ("NEXDS_JANITOR_SECS", "1")];
+    let mut server = serve(dir.path(), &quick, &[]);
+    let token = title_token(dir.path());
+    let prepared = post(
+        &server.base,
+        &format!("{V2}/data/prepare"),
+        &token,
+        "<prepare><size>1000000</size></prepare>",
+    );
+    prepared.assert_ok();
+    let doc = prepared.doc();
+    let data = doc
+        .child("datastore")
+        .and_then(|d| d.child("data"))
+        .unwrap();
+    let fields = data.child("post_param").unwrap();
+    let boundary = "nexds-cut";
+    let mut body = String::new();
+    for field in &fields.children {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"\r\n\r\n{}\r\n",
+            field.name,
+            field.text()
+        ));
+    }
+    body.push_str(&format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n"
+    ));
+    let head = format!(
+        "POST /storage/nexds HTTP/1.1\r\nHost: nexds\r\n\
+         Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\n\r\n",
+        body.len() + 1_000_000
+    );
+    let mut upload =
+        std::net::TcpStream::connect(server.base.trim_start_matches("http://")).expect("connect");
+    use std::io::Write;
+    upload.write_all(head.as_bytes()).unwrap();
+    upload.write_all(body.as_bytes()).unwrap();
+    upload.write_all(&[5u8; 300_000]).unwrap();
+    let temp = dir.path().join("data/blobs/.tmp");
+    let written = |min: u64| {
+        std::fs::read_dir(&temp)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .filter(|e| e.file_name().to_string_lossy().starts_with("upload-"))
+                    .any(|e| e.metadata().is_ok_and(|m| m.len() >= min))
+            })
+            .unwrap_or(false)
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !written(100_000) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(written(100_000), "the upload is being written");
+    // SIGKILL mid-upload: the temp file stays behind.
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    drop(upload);
+    assert!(written(1), "the cut-off upload left its temp file");
+
+    let _server = serve(dir.path(), &quick, &[]);
+    // Once no upload can be writing it (idle for a form's lifetime), it goes.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while written(1) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(!written(1), "the janitor removed the temp file");
+}
