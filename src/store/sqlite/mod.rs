@@ -20,6 +20,7 @@ use std::time::Duration;
 use r2d2::Pool;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
+use tokio::sync::Semaphore;
 
 use crate::error::ApiError;
 use crate::store::StoreError;
@@ -93,6 +94,12 @@ pub enum OpenError {
 pub struct SqliteStore {
     pool: Pool<SqliteConnectionManager>,
     writer: Arc<Mutex<Connection>>,
+    /// Units of work waiting for a connection wait here, on the async side, not
+    /// on a blocking thread each: a burst of requests then holds as many blocking
+    /// threads as there are connections, not one per request (whose per-thread
+    /// allocator arenas would each keep memory; README, Memory).
+    readers: Arc<Semaphore>,
+    writers: Arc<Semaphore>,
 }
 
 fn configure(conn: &Connection, durability: Durability) -> rusqlite::Result<()> {
@@ -151,6 +158,8 @@ impl SqliteStore {
         Ok(SqliteStore {
             pool,
             writer: Arc::new(Mutex::new(writer)),
+            readers: Arc::new(Semaphore::new(READ_POOL_SIZE as usize)),
+            writers: Arc::new(Semaphore::new(1)),
         })
     }
 
@@ -193,10 +202,16 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
     {
+        let turn = Arc::clone(&self.readers).acquire_owned().await;
+        let turn = turn.map_err(|e| StoreError::Backend(Box::new(e)))?;
         let store = self.clone();
-        tokio::task::spawn_blocking(move || store.read_blocking(f))
-            .await
-            .map_err(|e| StoreError::Backend(Box::new(e)))?
+        tokio::task::spawn_blocking(move || {
+            let value = store.read_blocking(f);
+            drop(turn);
+            value
+        })
+        .await
+        .map_err(|e| StoreError::Backend(Box::new(e)))?
     }
 
     /// [`Self::write_blocking`] on the blocking thread pool.
@@ -205,10 +220,16 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<T, ApiError> + Send + 'static,
     {
+        let turn = Arc::clone(&self.writers).acquire_owned().await;
+        let turn = turn.map_err(|e| StoreError::Backend(Box::new(e)))?;
         let store = self.clone();
-        tokio::task::spawn_blocking(move || store.write_blocking(f))
-            .await
-            .map_err(|e| StoreError::Backend(Box::new(e)))?
+        tokio::task::spawn_blocking(move || {
+            let value = store.write_blocking(f);
+            drop(turn);
+            value
+        })
+        .await
+        .map_err(|e| StoreError::Backend(Box::new(e)))?
     }
 }
 
