@@ -7,6 +7,7 @@ pub mod auth;
 pub mod blob;
 pub mod cli;
 pub mod config;
+pub mod data_dir;
 pub mod domain;
 pub mod error;
 pub mod handlers;

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use crate::blob::{Blobs, LocalBlobs, S3Blobs};
 use crate::config::{Settings, StorageKind};
+use crate::data_dir::{DataDirLock, LockError};
 use crate::domain::time;
 use crate::handlers::{self, BodyLimit};
 use crate::services::Services;
@@ -19,6 +20,8 @@ use crate::{auth, janitor, secrets};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    #[error(transparent)]
+    Lock(#[from] LockError),
     #[error(transparent)]
     Store(#[from] OpenError),
     #[error("cannot listen on {0}: {1}")]
@@ -34,11 +37,14 @@ pub struct Application {
     server: Server,
     addr: SocketAddr,
     public_url: String,
+    /// Held while the server runs: one server per data dir.
+    lock: DataDirLock,
 }
 
 impl Application {
     /// Must be called inside an actix system (the server's workers start here).
     pub fn build(settings: Settings) -> Result<Application, StartupError> {
+        let lock = DataDirLock::acquire(&settings.data_dir)?;
         let store = store::open(&settings.data_dir, settings.durability)?;
         bootstrap(&store, &settings)?;
 
@@ -90,6 +96,7 @@ impl Application {
             server,
             addr,
             public_url,
+            lock,
         })
     }
 
@@ -103,7 +110,10 @@ impl Application {
 
     /// Serves until SIGINT/SIGTERM, then finishes in-flight requests (up to 10 s).
     pub async fn run(self) -> std::io::Result<()> {
-        self.server.await
+        let Application { server, lock, .. } = self;
+        let result = server.await;
+        drop(lock);
+        result
     }
 }
 

@@ -8,8 +8,6 @@ use std::time::{Duration, Instant};
 
 use crate::helpers::{V2, agent, send};
 
-const BIN: &str = env!("CARGO_BIN_EXE_nexds");
-
 /// A running `nexds serve` and the base URL it logged.
 struct Server {
     child: Child,
@@ -24,7 +22,7 @@ impl Drop for Server {
 }
 
 fn serve(dir: &Path, envs: &[(&str, &str)], args: &[&str]) -> Server {
-    let mut child = Command::new(BIN)
+    let mut child = Command::new(crate::helpers::nexds_bin())
         .args(args)
         .arg("serve")
         .current_dir(dir)
@@ -53,8 +51,32 @@ fn serve(dir: &Path, envs: &[(&str, &str)], args: &[&str]) -> Server {
     Server { child, base }
 }
 
+/// Runs `nexds ARGS` in `dir` with `envs` and the default log level; kills it if it
+/// has not ended after `secs` seconds (the answer is then `None`).
+fn run_for(dir: &Path, envs: &[(&str, &str)], args: &[&str], secs: u64) -> Option<Output> {
+    let mut child = Command::new(crate::helpers::nexds_bin())
+        .args(args)
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .envs(envs.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("nexds starts");
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Some(child.wait_with_output().unwrap())
+}
+
 fn nexds(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
+    Command::new(crate::helpers::nexds_bin())
         .args(args)
         .current_dir(dir)
         .env("RUST_LOG", "warn")
@@ -330,4 +352,41 @@ fn a_config_file_is_read_and_env_overrides_it() {
     let out = nexds(dir.path(), &["--config", "bad.toml", "token", "list"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad.toml"));
+}
+
+/// The text of `out`'s stderr.
+fn stderr_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn a_second_server_on_the_same_data_dir_is_refused_and_names_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path(), &[], &[]);
+    let token = title_token(dir.path());
+
+    let second = run_for(
+        dir.path(),
+        &[("NEXDS_LISTEN", "127.0.0.1:0")],
+        &["serve"],
+        20,
+    )
+    .expect("the second server stops at once instead of serving");
+    assert!(!second.status.success());
+    let message = stderr_of(&second);
+    assert!(
+        message.contains(&format!("pid {}", server.child.id()))
+            && message.contains("data")
+            && !message.contains("listening"),
+        "{message}"
+    );
+    // The first one serves on, and the commands safe beside it still work.
+    create(&server.base, &token).assert_ok();
+    let listed = nexds(dir.path(), &["token", "list"]);
+    assert!(listed.status.success(), "{}", stderr_of(&listed));
+
+    // Its lock ends with it: the next server starts.
+    drop(server);
+    let server = serve(dir.path(), &[], &[]);
+    get(&server.base, &format!("{V2}/metainfo/1000000"), &token).assert_ok();
 }

@@ -134,7 +134,7 @@ fn migrate(conn: &mut Connection) -> Result<(), OpenError> {
 impl SqliteStore {
     /// Opens (creating if needed) `<data_dir>/nexds.db` and brings its schema up to date.
     pub fn open(data_dir: &Path, durability: Durability) -> Result<SqliteStore, OpenError> {
-        std::fs::create_dir_all(data_dir)
+        crate::data_dir::create(data_dir)
             .map_err(|e| OpenError::DataDir(data_dir.to_owned(), e))?;
         let path = data_dir.join("nexds.db");
         let mut writer = Connection::open(&path)?;
