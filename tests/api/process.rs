@@ -390,3 +390,29 @@ fn a_second_server_on_the_same_data_dir_is_refused_and_names_the_first() {
     let server = serve(dir.path(), &[], &[]);
     get(&server.base, &format!("{V2}/metainfo/1000000"), &token).assert_ok();
 }
+
+#[cfg(unix)]
+#[test]
+fn the_database_and_the_data_dir_are_readable_by_the_servers_user_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = serve(dir.path(), &[], &[]);
+    create(&server.base, &title_token(dir.path())).assert_ok();
+    assert_eq!(mode(&data), 0o700, "the data dir");
+    for file in ["nexds.db", "nexds.db-wal", "nexds.db-shm"] {
+        assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+    }
+
+    // Files left readable by an older nexds are made private at the next start.
+    drop(server);
+    for file in ["nexds.db", "nexds.db-wal", "nexds.db-shm"] {
+        std::fs::set_permissions(data.join(file), std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let server = serve(dir.path(), &[], &[]);
+    create(&server.base, &title_token(dir.path())).assert_ok();
+    for file in ["nexds.db", "nexds.db-wal", "nexds.db-shm"] {
+        assert_eq!(mode(&data.join(file)), 0o600, "{file} after a restart");
+    }
+}
