@@ -13,6 +13,7 @@ pub mod error;
 pub mod handlers;
 pub mod janitor;
 pub mod links;
+pub mod logging;
 pub mod s3;
 pub mod secrets;
 pub mod services;

@@ -4,7 +4,6 @@
 use std::net::{SocketAddr, TcpListener};
 
 use actix_web::dev::Server;
-use actix_web::middleware::Logger;
 use actix_web::{App, HttpServer, web};
 
 use std::sync::Arc;
@@ -16,7 +15,7 @@ use crate::domain::time;
 use crate::handlers::{self, BodyLimit};
 use crate::services::Services;
 use crate::store::{self, OpenError, Store};
-use crate::{auth, janitor, secrets};
+use crate::{auth, janitor, logging, secrets};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -80,7 +79,7 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .app_data(body_limit)
-                .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
+                .wrap(logging::access_log())
                 .configure(handlers::configure)
         })
         .shutdown_timeout(10);
