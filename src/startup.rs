@@ -58,6 +58,7 @@ impl Application {
             .unwrap_or_else(|| format!("http://{addr}"));
 
         let blobs = open_blobs(&settings, &public_url)?;
+        log::info!("{}", describe_storage(&settings, &blobs));
         janitor::spawn(
             store.clone(),
             blobs.clone(),
@@ -116,7 +117,8 @@ impl Application {
     }
 }
 
-/// The configured file store.
+/// The configured file store. Logs nothing: the one-shot commands open it too,
+/// and only `serve` says where files go ([`describe_storage`]).
 pub fn open_blobs(settings: &Settings, public_url: &str) -> Result<Blobs, StartupError> {
     let version = settings.post_signature();
     match settings.storage {
@@ -131,24 +133,29 @@ pub fn open_blobs(settings: &Settings, public_url: &str) -> Result<Blobs, Startu
                 public_url,
             )
             .map_err(|e| StartupError::Blobs(e.to_string()))?;
-            log::info!(
-                "files are kept in {}; uploads go to {}/{}",
-                settings.data_dir.join("blobs").display(),
-                store.endpoint(),
-                store.bucket()
-            );
             Ok(Blobs::Local(Arc::new(store)))
         }
         StorageKind::S3 => {
             let store = S3Blobs::new(&settings.s3, version)
                 .map_err(|e| StartupError::Blobs(e.to_string()))?;
-            log::info!(
-                "files are kept in S3 bucket {} at {}",
-                settings.s3.bucket,
-                settings.s3.endpoint
-            );
             Ok(Blobs::S3(Arc::new(store)))
         }
+    }
+}
+
+/// Where the server keeps files, for its start-up log.
+fn describe_storage(settings: &Settings, blobs: &Blobs) -> String {
+    match blobs {
+        Blobs::Local(store) => format!(
+            "files are kept in {}; uploads go to {}/{}",
+            settings.data_dir.join("blobs").display(),
+            store.endpoint(),
+            store.bucket()
+        ),
+        Blobs::S3(_) => format!(
+            "files are kept in S3 bucket {} at {}",
+            settings.s3.bucket, settings.s3.endpoint
+        ),
     }
 }
 

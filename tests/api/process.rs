@@ -582,3 +582,127 @@ fn a_clients_mistakes_are_not_logged_as_errors() {
         .collect();
     assert!(loud.is_empty(), "client mistakes logged loudly: {loud:#?}");
 }
+
+#[test]
+fn export_and_erase_refuse_a_namespace_that_never_had_a_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path(), &[], &[]);
+    let out = dir.path().join("x.tar");
+    let out_arg = out.display().to_string();
+
+    let export = nexds(
+        dir.path(),
+        &[
+            "export",
+            "--namespace",
+            "defualt",
+            "--principal",
+            "100",
+            "--out",
+            &out_arg,
+        ],
+    );
+    assert!(!export.status.success());
+    assert!(
+        stderr_of(&export).contains("namespace 'defualt'"),
+        "{}",
+        stderr_of(&export)
+    );
+    assert!(!out.exists() && !dir.path().join("x.tar.partial").exists());
+    let erase = nexds(
+        dir.path(),
+        &["erase", "--namespace", "defualt", "--principal", "100"],
+    );
+    assert!(!erase.status.success());
+    assert!(
+        stderr_of(&erase).contains("namespace 'defualt'"),
+        "{}",
+        stderr_of(&erase)
+    );
+
+    // A known namespace where the principal has nothing is fine.
+    let erase = nexds(
+        dir.path(),
+        &["erase", "--namespace", "default", "--principal", "100"],
+    );
+    assert!(erase.status.success(), "{}", stderr_of(&erase));
+    assert_eq!(
+        String::from_utf8_lossy(&erase.stdout).trim(),
+        "erased 0 objects, 0 files, 0 ratings, 0 persistence slots"
+    );
+    drop(server);
+}
+
+#[test]
+fn an_export_to_a_missing_folder_names_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let _server = serve(dir.path(), &[], &[]);
+    let out = nexds(
+        dir.path(),
+        &[
+            "export",
+            "--namespace",
+            "default",
+            "--principal",
+            "100",
+            "--out",
+            "/no/such/dir/x.tar",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr_of(&out).contains("/no/such/dir/x.tar"),
+        "{}",
+        stderr_of(&out)
+    );
+}
+
+#[test]
+fn one_shot_commands_print_no_server_log_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let _server = serve(dir.path(), &[], &[]);
+    let tar = dir.path().join("x.tar").display().to_string();
+    for args in [
+        vec!["purge"],
+        vec![
+            "export",
+            "--namespace",
+            "default",
+            "--principal",
+            "100",
+            "--out",
+            &tar,
+        ],
+        vec!["erase", "--namespace", "default", "--principal", "100"],
+        vec!["token", "list"],
+    ] {
+        let out = run_for(dir.path(), &[], &args, 60).expect("the command ends");
+        assert!(out.status.success(), "{args:?}: {}", stderr_of(&out));
+        let stderr = stderr_of(&out);
+        assert!(
+            !stderr.contains(" INFO ") && !stderr.contains("files are kept"),
+            "{args:?} logged: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn revoking_a_revoked_token_says_so_and_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let created = nexds(dir.path(), &["token", "create", "--namespace", "default"]);
+    let token = String::from_utf8(created.stdout).unwrap().trim().to_owned();
+    let first = nexds(dir.path(), &["token", "revoke", &token]);
+    assert!(first.status.success(), "{}", stderr_of(&first));
+    assert_eq!(stderr_of(&first).trim(), "revoked token 1");
+    for again in [token.as_str(), "1"] {
+        let out = nexds(dir.path(), &["token", "revoke", again]);
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        assert!(
+            stderr_of(&out).starts_with("token 1 was already revoked at "),
+            "{}",
+            stderr_of(&out)
+        );
+    }
+    let unknown = nexds(dir.path(), &["token", "revoke", "2"]);
+    assert!(!unknown.status.success());
+}
