@@ -12,7 +12,7 @@ use crate::domain::{self, time};
 use crate::janitor;
 use crate::services::principal_data::{self, WriterSink};
 use crate::startup::{self, Application};
-use crate::store::{self, Store};
+use crate::store::{self, Revocation, Store};
 use crate::xml::render;
 
 #[derive(Debug, Parser)]
@@ -27,7 +27,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the server.
+    /// Run the server (one per data dir).
     Serve,
     /// Manage API tokens.
     Token {
@@ -40,18 +40,23 @@ pub enum Command {
     /// Write everything a principal has in a namespace to a tar archive (objects in
     /// every state with their files, persistence slots, ratings given).
     Export {
+        /// Namespace (game title) of the principal; some token must have been made for it.
         #[arg(long)]
         namespace: String,
+        /// Principal ID whose data is exported (1-4294967295).
         #[arg(long, value_name = "PID")]
         principal: u32,
-        /// Archive to write; `-` for stdout.
+        /// Archive to write (first as FILE.partial, renamed when complete); `-` for stdout.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
     /// Remove everything a principal has in a namespace, for good, and print the counts.
+    /// Asks no confirmation.
     Erase {
+        /// Namespace (game title) of the principal; some token must have been made for it.
         #[arg(long)]
         namespace: String,
+        /// Principal ID whose data is erased (1-4294967295).
         #[arg(long, value_name = "PID")]
         principal: u32,
     },
@@ -72,6 +77,7 @@ pub enum TokenCommand {
     List,
     /// Revoke a token, given its id (from `token list`) or the token itself.
     Revoke {
+        /// The token's id, as `token list` shows it, or the token itself.
         #[arg(value_name = "TOKEN_OR_ID")]
         token: String,
     },
@@ -149,9 +155,23 @@ fn check_principal_args(namespace: &str, principal: u32) -> CliResult {
     Ok(())
 }
 
+/// A namespace exists only through its tokens: one that never had any is a typo.
+fn check_namespace_known(store: &Store, namespace: &str) -> CliResult {
+    if store.namespace_known(namespace)? {
+        Ok(())
+    } else {
+        Err(format!(
+            "unknown namespace '{namespace}': no token was ever created for it \
+             (`nexds token list` shows the namespaces that have tokens)"
+        )
+        .into())
+    }
+}
+
 fn export(settings: Settings, namespace: String, principal: u32, out: &Path) -> CliResult {
     check_principal_args(&namespace, principal)?;
     let (store, blobs) = open_data(&settings)?;
+    check_namespace_known(&store, &namespace)?;
     let to_stdout = out.as_os_str() == "-";
     // A file is written beside its final name and renamed when complete, so a
     // failed export never leaves an archive that looks whole.
@@ -159,6 +179,16 @@ fn export(settings: Settings, namespace: String, principal: u32, out: &Path) -> 
     partial.push(".partial");
     let partial = PathBuf::from(partial);
     let written = actix_web::rt::System::new().block_on(async {
+        // The file first: a path that cannot be written fails before any work.
+        let file = if to_stdout {
+            None
+        } else {
+            Some(
+                tokio::fs::File::create(&partial)
+                    .await
+                    .map_err(|e| format!("cannot write {}: {e}", partial.display()))?,
+            )
+        };
         let export = principal_data::plan_export(
             &store,
             &blobs,
@@ -169,17 +199,28 @@ fn export(settings: Settings, namespace: String, principal: u32, out: &Path) -> 
         )
         .await?;
         let summary = (export.objects, export.files, export.size());
-        if to_stdout {
-            let mut sink = WriterSink(tokio::io::stdout());
-            export.write(&blobs, &mut sink).await?;
-            tokio::io::AsyncWriteExt::flush(&mut sink.0).await?;
-        } else {
-            let file = tokio::fs::File::create(&partial).await?;
-            let mut sink = WriterSink(tokio::io::BufWriter::new(file));
-            export.write(&blobs, &mut sink).await?;
-            tokio::io::AsyncWriteExt::flush(&mut sink.0).await?;
-            sink.0.get_ref().sync_all().await?;
-            tokio::fs::rename(&partial, out).await?;
+        match file {
+            None => {
+                let mut sink = WriterSink(tokio::io::stdout());
+                export.write(&blobs, &mut sink).await?;
+                tokio::io::AsyncWriteExt::flush(&mut sink.0).await?;
+            }
+            Some(file) => {
+                let failed = |e: std::io::Error| format!("cannot write {}: {e}", partial.display());
+                let mut sink = WriterSink(tokio::io::BufWriter::new(file));
+                export.write(&blobs, &mut sink).await.map_err(failed)?;
+                tokio::io::AsyncWriteExt::flush(&mut sink.0)
+                    .await
+                    .map_err(failed)?;
+                sink.0.get_ref().sync_all().await.map_err(failed)?;
+                tokio::fs::rename(&partial, out).await.map_err(|e| {
+                    format!(
+                        "cannot rename {} to {}: {e}",
+                        partial.display(),
+                        out.display()
+                    )
+                })?;
+            }
         }
         Ok::<_, Box<dyn std::error::Error>>(summary)
     });
@@ -207,6 +248,7 @@ fn export(settings: Settings, namespace: String, principal: u32, out: &Path) -> 
 fn erase(settings: Settings, namespace: String, principal: u32) -> CliResult {
     check_principal_args(&namespace, principal)?;
     let (store, blobs) = open_data(&settings)?;
+    check_namespace_known(&store, &namespace)?;
     let erased = actix_web::rt::System::new().block_on(principal_data::erase(
         &store,
         &blobs,
@@ -261,10 +303,45 @@ fn token(store: &Store, action: TokenCommand) -> CliResult {
         TokenCommand::Revoke { token } => {
             let id = token.parse::<i64>().ok();
             match store.revoke_token(id, auth::hash_token(&token), time::now())? {
-                Some(id) => eprintln!("revoked token {id}"),
-                None => return Err("no active token with that id or value".into()),
+                Some(Revocation {
+                    id,
+                    already_revoked: None,
+                }) => eprintln!("revoked token {id}"),
+                Some(Revocation {
+                    id,
+                    already_revoked: Some(when),
+                }) => eprintln!("token {id} was already revoked at {}", time::format(when)),
+                None => return Err("no token with that id or value".into()),
             }
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every argument of `cmd` and its subcommands, by command path, that has no help text.
+    fn undocumented(cmd: &clap::Command, path: &str) -> Vec<String> {
+        let path = format!("{path} {}", cmd.get_name());
+        let mut missing: Vec<String> = cmd
+            .get_arguments()
+            .filter(|a| !matches!(a.get_id().as_str(), "help" | "version"))
+            .filter(|a| a.get_help().is_none())
+            .map(|a| format!("{path} {}", a.get_id()))
+            .collect();
+        for sub in cmd.get_subcommands() {
+            missing.extend(undocumented(sub, &path));
+        }
+        missing
+    }
+
+    #[test]
+    fn every_option_of_every_command_is_described_in_its_help() {
+        let cli = Cli::command();
+        cli.clone().debug_assert();
+        assert_eq!(undocumented(&cli, ""), Vec::<String>::new());
+    }
 }

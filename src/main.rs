@@ -6,7 +6,7 @@ use nexds::config::Settings;
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    nexds::logging::init();
     let result = Settings::load(cli.config.as_deref())
         .map_err(Into::into)
         .and_then(|settings| cli::run(cli, settings));

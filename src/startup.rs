@@ -5,7 +5,6 @@ use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::middleware::Logger;
 use actix_web::{App, HttpServer, web};
 
 use std::sync::Arc;
@@ -13,14 +12,17 @@ use std::sync::Arc;
 use crate::blob::{Blobs, LocalBlobs, S3Blobs};
 use crate::body::BodyDeadline;
 use crate::config::{Settings, StorageKind};
+use crate::data_dir::{DataDirLock, LockError};
 use crate::domain::time;
 use crate::handlers::{self, BodyLimit};
 use crate::services::Services;
 use crate::store::{self, OpenError, Store};
-use crate::{auth, janitor, secrets};
+use crate::{auth, janitor, logging, secrets};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    #[error(transparent)]
+    Lock(#[from] LockError),
     #[error(transparent)]
     Store(#[from] OpenError),
     #[error("cannot listen on {0}: {1}")]
@@ -36,11 +38,14 @@ pub struct Application {
     server: Server,
     addr: SocketAddr,
     public_url: String,
+    /// Held while the server runs: one server per data dir.
+    lock: DataDirLock,
 }
 
 impl Application {
     /// Must be called inside an actix system (the server's workers start here).
     pub fn build(settings: Settings) -> Result<Application, StartupError> {
+        let lock = DataDirLock::acquire(&settings.data_dir)?;
         let store = store::open(&settings.data_dir, settings.durability)?;
         bootstrap(&store, &settings)?;
 
@@ -55,6 +60,7 @@ impl Application {
             .unwrap_or_else(|| format!("http://{addr}"));
 
         let blobs = open_blobs(&settings, &public_url)?;
+        log::info!("{}", describe_storage(&settings, &blobs));
         janitor::spawn(
             store.clone(),
             blobs.clone(),
@@ -80,7 +86,7 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(body_limit)
                 .app_data(body_deadline)
-                .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
+                .wrap(logging::access_log())
                 .configure(handlers::configure)
         })
         .shutdown_timeout(10)
@@ -98,6 +104,7 @@ impl Application {
             server,
             addr,
             public_url,
+            lock,
         })
     }
 
@@ -111,11 +118,15 @@ impl Application {
 
     /// Serves until SIGINT/SIGTERM, then finishes in-flight requests (up to 10 s).
     pub async fn run(self) -> std::io::Result<()> {
-        self.server.await
+        let Application { server, lock, .. } = self;
+        let result = server.await;
+        drop(lock);
+        result
     }
 }
 
-/// The configured file store.
+/// The configured file store. Logs nothing: the one-shot commands open it too,
+/// and only `serve` says where files go ([`describe_storage`]).
 pub fn open_blobs(settings: &Settings, public_url: &str) -> Result<Blobs, StartupError> {
     let version = settings.post_signature();
     match settings.storage {
@@ -130,24 +141,29 @@ pub fn open_blobs(settings: &Settings, public_url: &str) -> Result<Blobs, Startu
                 public_url,
             )
             .map_err(|e| StartupError::Blobs(e.to_string()))?;
-            log::info!(
-                "files are kept in {}; uploads go to {}/{}",
-                settings.data_dir.join("blobs").display(),
-                store.endpoint(),
-                store.bucket()
-            );
             Ok(Blobs::Local(Arc::new(store)))
         }
         StorageKind::S3 => {
             let store = S3Blobs::new(&settings.s3, version)
                 .map_err(|e| StartupError::Blobs(e.to_string()))?;
-            log::info!(
-                "files are kept in S3 bucket {} at {}",
-                settings.s3.bucket,
-                settings.s3.endpoint
-            );
             Ok(Blobs::S3(Arc::new(store)))
         }
+    }
+}
+
+/// Where the server keeps files, for its start-up log.
+fn describe_storage(settings: &Settings, blobs: &Blobs) -> String {
+    match blobs {
+        Blobs::Local(store) => format!(
+            "files are kept in {}; uploads go to {}/{}",
+            settings.data_dir.join("blobs").display(),
+            store.endpoint(),
+            store.bucket()
+        ),
+        Blobs::S3(_) => format!(
+            "files are kept in S3 bucket {} at {}",
+            settings.s3.bucket, settings.s3.endpoint
+        ),
     }
 }
 

@@ -113,6 +113,14 @@ pub struct TokenInfo {
     pub revoked_time: Option<i64>,
 }
 
+/// The token `revoke_token` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Revocation {
+    pub id: i64,
+    /// When it had been revoked already (then nothing changed); `None` if revoked now.
+    pub already_revoked: Option<i64>,
+}
+
 /// Where an upload stands when its complete arrives.
 #[derive(Debug)]
 pub enum UploadState {
@@ -382,14 +390,18 @@ pub trait Tokens {
 
     fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError>;
 
-    /// Revokes the token with this id, or else the token with this hash.
-    /// Returns the id revoked, or `None` if no live token matched.
+    /// Was any token, live or revoked, ever made for `namespace`? (A namespace
+    /// exists only through its tokens.)
+    fn namespace_known(&self, namespace: &str) -> Result<bool, StoreError>;
+
+    /// Revokes the token with this id, or else the token with this hash, unless
+    /// it is revoked already. `None` if no token matched.
     fn revoke_token(
         &self,
         id: Option<i64>,
         hash: [u8; 32],
         now: i64,
-    ) -> Result<Option<i64>, StoreError>;
+    ) -> Result<Option<Revocation>, StoreError>;
 }
 
 /// Units of work of `store/sqlite/uploads.rs`.

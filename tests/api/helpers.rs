@@ -12,6 +12,15 @@ use tempfile::TempDir;
 
 pub const V2: &str = "/nex/datastore/v2";
 
+/// The `nexds` binary the process tests run: cargo's, or `NEXDS_TEST_BIN` when set
+/// (a target dir shared by several checkouts holds one `target/debug/nexds`, that of
+/// whichever checkout built last).
+pub fn nexds_bin() -> std::path::PathBuf {
+    std::env::var_os("NEXDS_TEST_BIN")
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| env!("CARGO_BIN_EXE_nexds").into(), Into::into)
+}
+
 pub struct TestApp {
     pub base: String,
     pub title: String,

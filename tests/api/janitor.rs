@@ -123,7 +123,7 @@ fn a_crash_in_the_middle_of_a_purge_loses_track_of_nothing() {
     assert_eq!(gone, 0, "no row points at a file that may be missing");
 
     // The next run, here the one-shot command, finishes the job.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_nexds"))
+    let out = std::process::Command::new(crate::helpers::nexds_bin())
         .arg("purge")
         .env("NEXDS_DATA_DIR", app.data_dir())
         .env("RUST_LOG", "warn")

@@ -9,7 +9,6 @@ use crate::helpers::{Resp, TestApp, V2, listed_ids, m, spawn_app, spawn_app_with
 use nexds::xml::read::{Element, parse_document};
 
 const DAY: i64 = 86_400;
-const BIN: &str = env!("CARGO_BIN_EXE_nexds");
 
 fn bytes(n: usize, seed: u8) -> Vec<u8> {
     (0..n).map(|i| (i as u8).wrapping_mul(31) ^ seed).collect()
@@ -510,7 +509,7 @@ fn the_export_and_erase_commands_work_beside_the_running_server() {
     let app = &w.app;
     let out = app.data_dir().join("export-100.tar");
     let run = |args: &[&str]| {
-        let output = std::process::Command::new(BIN)
+        let output = std::process::Command::new(crate::helpers::nexds_bin())
             .args(args)
             .env("NEXDS_DATA_DIR", app.data_dir())
             .env("RUST_LOG", "warn")
@@ -560,7 +559,7 @@ fn the_export_and_erase_commands_work_beside_the_running_server() {
     app.get(&format!("{V2}/metainfo/{}", w.mine[0].0), &app.title)
         .assert_error(404, "DataStore::NotFound");
     assert!(!stored_file(app, w.mine[0].0).exists());
-    let refused = std::process::Command::new(BIN)
+    let refused = std::process::Command::new(crate::helpers::nexds_bin())
         .args(["erase", "--namespace", "no/such", "--principal", "100"])
         .env("NEXDS_DATA_DIR", app.data_dir())
         .output()

@@ -3,17 +3,35 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use crate::helpers::{V2, agent, send};
 
-const BIN: &str = env!("CARGO_BIN_EXE_nexds");
-
-/// A running `nexds serve` and the base URL it logged.
+/// A running `nexds serve`, the base URL it logged, and every line of its log so far.
 struct Server {
     child: Child,
     base: String,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    /// The log once a line containing `marker` has arrived (the access log line of a
+    /// request is written just after its answer).
+    fn log_until(&self, marker: &str) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let lines = self.log.lock().unwrap().clone();
+            if lines.iter().any(|l| l.contains(marker)) {
+                return lines;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no log line with {marker}: {lines:#?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
 
 impl Drop for Server {
@@ -24,7 +42,7 @@ impl Drop for Server {
 }
 
 fn serve(dir: &Path, envs: &[(&str, &str)], args: &[&str]) -> Server {
-    let mut child = Command::new(BIN)
+    let mut child = Command::new(crate::helpers::nexds_bin())
         .args(args)
         .arg("serve")
         .current_dir(dir)
@@ -38,6 +56,8 @@ fn serve(dir: &Path, envs: &[(&str, &str)], args: &[&str]) -> Server {
         .expect("nexds starts");
     let stderr = child.stderr.take().expect("stderr");
     let (tx, rx) = mpsc::channel();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let kept = Arc::clone(&log);
     // Keep draining the log so the server never blocks on a full pipe.
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -45,16 +65,41 @@ fn serve(dir: &Path, envs: &[(&str, &str)], args: &[&str]) -> Server {
                 let base = rest.split_whitespace().next().unwrap_or("").to_owned();
                 let _ = tx.send(base);
             }
+            kept.lock().unwrap().push(line);
         }
     });
     let base = rx
         .recv_timeout(Duration::from_secs(30))
         .expect("nexds logs its address");
-    Server { child, base }
+    Server { child, base, log }
+}
+
+/// Runs `nexds ARGS` in `dir` with `envs` and the default log level; kills it if it
+/// has not ended after `secs` seconds (the answer is then `None`).
+fn run_for(dir: &Path, envs: &[(&str, &str)], args: &[&str], secs: u64) -> Option<Output> {
+    let mut child = Command::new(crate::helpers::nexds_bin())
+        .args(args)
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .envs(envs.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("nexds starts");
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Some(child.wait_with_output().unwrap())
 }
 
 fn nexds(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
+    Command::new(crate::helpers::nexds_bin())
         .args(args)
         .current_dir(dir)
         .env("RUST_LOG", "warn")
@@ -330,6 +375,336 @@ fn a_config_file_is_read_and_env_overrides_it() {
     let out = nexds(dir.path(), &["--config", "bad.toml", "token", "list"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad.toml"));
+}
+
+/// The text of `out`'s stderr.
+fn stderr_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn a_second_server_on_the_same_data_dir_is_refused_and_names_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path(), &[], &[]);
+    let token = title_token(dir.path());
+
+    let second = run_for(
+        dir.path(),
+        &[("NEXDS_LISTEN", "127.0.0.1:0")],
+        &["serve"],
+        20,
+    )
+    .expect("the second server stops at once instead of serving");
+    assert!(!second.status.success());
+    let message = stderr_of(&second);
+    assert!(
+        message.contains(&format!("pid {}", server.child.id()))
+            && message.contains("data")
+            && !message.contains("listening"),
+        "{message}"
+    );
+    // The first one serves on, and the commands safe beside it still work.
+    create(&server.base, &token).assert_ok();
+    let listed = nexds(dir.path(), &["token", "list"]);
+    assert!(listed.status.success(), "{}", stderr_of(&listed));
+
+    // Its lock ends with it: the next server starts.
+    drop(server);
+    let server = serve(dir.path(), &[], &[]);
+    get(&server.base, &format!("{V2}/metainfo/1000000"), &token).assert_ok();
+}
+
+#[cfg(unix)]
+#[test]
+fn the_database_and_the_data_dir_are_readable_by_the_servers_user_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = serve(dir.path(), &[], &[]);
+    create(&server.base, &title_token(dir.path())).assert_ok();
+    assert_eq!(mode(&data), 0o700, "the data dir");
+    for file in ["nexds.db", "nexds.db-wal", "nexds.db-shm"] {
+        assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+    }
+
+    // Files left readable by an older nexds are made private at the next start.
+    drop(server);
+    for file in ["nexds.db", "nexds.db-wal", "nexds.db-shm"] {
+        std::fs::set_permissions(data.join(file), std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let server = serve(dir.path(), &[], &[]);
+    create(&server.base, &title_token(dir.path())).assert_ok();
+    for file in ["nexds.db", "nexds.db-wal", "nexds.db-shm"] {
+        assert_eq!(mode(&data.join(file)), 0o600, "{file} after a restart");
+    }
+}
+
+/// Uploads `file` through prepare, the form and complete; returns the data_id.
+fn upload(base: &str, token: &str, file: &[u8]) -> String {
+    let prepared = post(
+        base,
+        &format!("{V2}/data/prepare"),
+        token,
+        &format!("<prepare><size>{}</size></prepare>", file.len()),
+    );
+    prepared.assert_ok();
+    let doc = prepared.doc();
+    let data = doc
+        .child("datastore")
+        .and_then(|d| d.child("data"))
+        .unwrap();
+    let fields: Vec<(String, String)> = data
+        .child("post_param")
+        .unwrap()
+        .children
+        .iter()
+        .map(|e| (e.name.clone(), e.text().to_owned()))
+        .collect();
+    let posted = crate::helpers::post_form(data.child("url").unwrap().text(), &fields, file);
+    assert!((200..300).contains(&posted.status), "{}", posted.body);
+    let id = data.child("data_id").unwrap().text().to_owned();
+    let done = post(base, &format!("{V2}/data/complete/{id}"), token, "");
+    assert_eq!(done.status, 200, "{}", done.body);
+    id
+}
+
+#[test]
+fn the_access_log_shows_the_path_but_no_signature_credential_or_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path(), &[], &[]);
+    let token = title_token(dir.path());
+    let id = upload(&server.base, &token, b"hello");
+    let urlinfo = get(&server.base, &format!("{V2}/urlinfo/{id}"), &token);
+    urlinfo.assert_ok();
+    let url = urlinfo.text("datastore/urlinfos/urlinfo/url");
+    let downloaded = crate::helpers::download(&url, &[]);
+    assert_eq!(downloaded.bytes, b"hello");
+    // The value as it stands in the URL (percent-encoded), and decoded.
+    let raw_signature = url
+        .split_once('?')
+        .expect("a query")
+        .1
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("Signature="))
+        .unwrap_or_else(|| panic!("no Signature in {url}"))
+        .to_owned();
+    let signature = percent_encoding::percent_decode_str(&raw_signature)
+        .decode_utf8()
+        .unwrap()
+        .into_owned();
+    let path = url
+        .split_once("/storage/")
+        .unwrap()
+        .1
+        .split('?')
+        .next()
+        .unwrap();
+
+    // nexds's own download links and SigV4 URLs, as anyone may send them.
+    let link = format!(
+        "{}/download/{id}?expires=4102444800&signature=LinkSignatureValue123",
+        server.base
+    );
+    assert_eq!(crate::helpers::download(&link, &[]).status, 403);
+    let v4 = format!(
+        "{}/storage/nexds/objects/x.bin?X-Amz-Algorithm=AWS4-HMAC-SHA256\
+         &X-Amz-Credential=AKIDSECRETISH%2F20260101%2Fus-east-1%2Fs3%2Faws4_request\
+         &X-Amz-Date=20260101T000000Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host\
+         &X-Amz-Signature=V4SignatureValue456",
+        server.base
+    );
+    crate::helpers::download(&v4, &[]);
+    let log = server.log_until("X-Amz-Signature=").join("\n");
+    let log = format!("{log}\n{}", server.log_until("/download/").join("\n"));
+
+    for secret in [
+        raw_signature.as_str(),
+        signature.as_str(),
+        "LinkSignatureValue123",
+        "V4SignatureValue456",
+        "AKIDSECRETISH",
+    ] {
+        assert!(!log.contains(secret), "{secret} is in the log:\n{log}");
+    }
+    assert!(log.contains(&format!("GET /storage/{path}?")), "{log}");
+    assert!(log.contains("Signature=REDACTED"), "{log}");
+    assert!(log.contains("&Expires="), "what is not secret stays: {log}");
+    assert!(
+        log.contains(&format!(
+            "GET /download/{id}?expires=4102444800&signature=REDACTED"
+        )),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_clients_mistakes_are_not_logged_as_errors() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path(), &[], &[]);
+    let token = title_token(dir.path());
+    let authority = server.base.trim_start_matches("http://").to_owned();
+
+    // A request no HTTP parser accepts: 400 from the HTTP layer itself.
+    let mut raw = std::net::TcpStream::connect(&authority).unwrap();
+    raw.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nthis is no header\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    let _ = raw.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+
+    get(&server.base, &format!("{V2}/metainfo/1"), "nexds_wrong")
+        .assert_error(401, "Core::AccessDenied");
+    get(&server.base, &format!("{V2}/metainfo/1"), &token).assert_error(404, "DataStore::NotFound");
+    post(
+        &server.base,
+        &format!("{V2}/data/prepare"),
+        &token,
+        "<prepare><size>",
+    )
+    .assert_error(400, "Core::InvalidArgument");
+    let forged = crate::helpers::download(
+        &format!(
+            "{}/storage/nexds/objects/x.bin?AWSAccessKeyId=x&Expires=4102444800&Signature=AAAA",
+            server.base
+        ),
+        &[],
+    );
+    assert_eq!(forged.status, 403);
+    let last = crate::helpers::download(&format!("{}/no/such/path", server.base), &[]);
+    assert_eq!(last.status, 404);
+
+    let log = server.log_until("/no/such/path");
+    let loud: Vec<&String> = log
+        .iter()
+        .filter(|l| l.contains(" ERROR ") || l.contains(" WARN "))
+        .collect();
+    assert!(loud.is_empty(), "client mistakes logged loudly: {loud:#?}");
+}
+
+#[test]
+fn export_and_erase_refuse_a_namespace_that_never_had_a_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path(), &[], &[]);
+    let out = dir.path().join("x.tar");
+    let out_arg = out.display().to_string();
+
+    let export = nexds(
+        dir.path(),
+        &[
+            "export",
+            "--namespace",
+            "defualt",
+            "--principal",
+            "100",
+            "--out",
+            &out_arg,
+        ],
+    );
+    assert!(!export.status.success());
+    assert!(
+        stderr_of(&export).contains("namespace 'defualt'"),
+        "{}",
+        stderr_of(&export)
+    );
+    assert!(!out.exists() && !dir.path().join("x.tar.partial").exists());
+    let erase = nexds(
+        dir.path(),
+        &["erase", "--namespace", "defualt", "--principal", "100"],
+    );
+    assert!(!erase.status.success());
+    assert!(
+        stderr_of(&erase).contains("namespace 'defualt'"),
+        "{}",
+        stderr_of(&erase)
+    );
+
+    // A known namespace where the principal has nothing is fine.
+    let erase = nexds(
+        dir.path(),
+        &["erase", "--namespace", "default", "--principal", "100"],
+    );
+    assert!(erase.status.success(), "{}", stderr_of(&erase));
+    assert_eq!(
+        String::from_utf8_lossy(&erase.stdout).trim(),
+        "erased 0 objects, 0 files, 0 ratings, 0 persistence slots"
+    );
+    drop(server);
+}
+
+#[test]
+fn an_export_to_a_missing_folder_names_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let _server = serve(dir.path(), &[], &[]);
+    let out = nexds(
+        dir.path(),
+        &[
+            "export",
+            "--namespace",
+            "default",
+            "--principal",
+            "100",
+            "--out",
+            "/no/such/dir/x.tar",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr_of(&out).contains("/no/such/dir/x.tar"),
+        "{}",
+        stderr_of(&out)
+    );
+}
+
+#[test]
+fn one_shot_commands_print_no_server_log_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let _server = serve(dir.path(), &[], &[]);
+    let tar = dir.path().join("x.tar").display().to_string();
+    for args in [
+        vec!["purge"],
+        vec![
+            "export",
+            "--namespace",
+            "default",
+            "--principal",
+            "100",
+            "--out",
+            &tar,
+        ],
+        vec!["erase", "--namespace", "default", "--principal", "100"],
+        vec!["token", "list"],
+    ] {
+        let out = run_for(dir.path(), &[], &args, 60).expect("the command ends");
+        assert!(out.status.success(), "{args:?}: {}", stderr_of(&out));
+        let stderr = stderr_of(&out);
+        assert!(
+            !stderr.contains(" INFO ") && !stderr.contains("files are kept"),
+            "{args:?} logged: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn revoking_a_revoked_token_says_so_and_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let created = nexds(dir.path(), &["token", "create", "--namespace", "default"]);
+    let token = String::from_utf8(created.stdout).unwrap().trim().to_owned();
+    let first = nexds(dir.path(), &["token", "revoke", &token]);
+    assert!(first.status.success(), "{}", stderr_of(&first));
+    assert_eq!(stderr_of(&first).trim(), "revoked token 1");
+    for again in [token.as_str(), "1"] {
+        let out = nexds(dir.path(), &["token", "revoke", again]);
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        assert!(
+            stderr_of(&out).starts_with("token 1 was already revoked at "),
+            "{}",
+            stderr_of(&out)
+        );
+    }
+    let unknown = nexds(dir.path(), &["token", "revoke", "2"]);
+    assert!(!unknown.status.success());
 }
 
 #[test]

@@ -76,6 +76,8 @@ impl std::str::FromStr for Durability {
 pub enum OpenError {
     #[error("cannot create the data directory {0}: {1}")]
     DataDir(PathBuf, #[source] std::io::Error),
+    #[error("cannot make the database file {0} private: {1}")]
+    Private(PathBuf, #[source] std::io::Error),
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("connection pool error: {0}")]
@@ -138,12 +140,47 @@ fn migrate(conn: &mut Connection) -> Result<(), OpenError> {
     Ok(())
 }
 
+/// The database holds every object's passwords, so it and its WAL and
+/// shared-memory files are 0600 whatever the umask. SQLite gives the WAL and SHM
+/// files it creates the mode of the database file, so a new database is made
+/// here first; files an older nexds left readable to others are narrowed.
+fn make_private(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)?;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            let file = PathBuf::from(name);
+            match std::fs::metadata(&file) {
+                Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
+                    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+                    log::info!("made {} readable by its owner only", file.display());
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) `<data_dir>/nexds.db` and brings its schema up to date.
     pub fn open(data_dir: &Path, durability: Durability) -> Result<SqliteStore, OpenError> {
-        std::fs::create_dir_all(data_dir)
+        crate::data_dir::create(data_dir)
             .map_err(|e| OpenError::DataDir(data_dir.to_owned(), e))?;
         let path = data_dir.join("nexds.db");
+        make_private(&path).map_err(|e| OpenError::Private(path.clone(), e))?;
         let mut writer = Connection::open(&path)?;
         configure(&writer, durability)?;
         migrate(&mut writer)?;
@@ -259,6 +296,32 @@ mod tests {
         assert_eq!(version, SCHEMA_VERSION);
         drop(store);
         SqliteStore::open(dir.path(), Durability::Normal).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_database_and_its_wal_are_private_even_when_made_readable_before() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let files = ["nexds.db", "nexds.db-wal", "nexds.db-shm"];
+        let modes = || {
+            files.map(|f| {
+                std::fs::metadata(dir.path().join(f))
+                    .unwrap()
+                    .permissions()
+                    .mode()
+                    & 0o777
+            })
+        };
+        let store = SqliteStore::open(dir.path(), Durability::Normal).unwrap();
+        assert_eq!(modes(), [0o600; 3]);
+        for f in files {
+            let loose = std::fs::Permissions::from_mode(0o644);
+            std::fs::set_permissions(dir.path().join(f), loose).unwrap();
+        }
+        let again = SqliteStore::open(dir.path(), Durability::Normal).unwrap();
+        assert_eq!(modes(), [0o600; 3]);
+        drop((store, again));
     }
 
     /// The `sqlite_master` rows of the database in `dir`, in a stable order.

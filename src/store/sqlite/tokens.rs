@@ -5,7 +5,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::domain::Caller;
 use crate::error::ApiError;
 use crate::store::sqlite::SqliteStore;
-use crate::store::{StoreError, TokenInfo, Tokens};
+use crate::store::{Revocation, StoreError, TokenInfo, Tokens};
 use async_trait::async_trait;
 
 #[async_trait]
@@ -75,29 +75,46 @@ impl Tokens for SqliteStore {
         })
     }
 
+    fn namespace_known(&self, namespace: &str) -> Result<bool, StoreError> {
+        self.read_blocking(|conn| {
+            Ok(conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM tokens WHERE namespace = ?1)",
+                [namespace],
+                |r| r.get(0),
+            )?)
+        })
+    }
+
     fn revoke_token(
         &self,
         id: Option<i64>,
         hash: [u8; 32],
         now: i64,
-    ) -> Result<Option<i64>, StoreError> {
+    ) -> Result<Option<Revocation>, StoreError> {
         self.write_blocking(|tx| {
-            let found: Option<i64> = tx
+            // A match by id first; of several, a live one first.
+            let found: Option<(i64, Option<i64>)> = tx
                 .query_row(
-                    "SELECT id FROM tokens
-                     WHERE (id = ?1 OR token_hash = ?2) AND revoked_time IS NULL
-                     ORDER BY id = ?1 DESC LIMIT 1",
+                    "SELECT id, revoked_time FROM tokens
+                     WHERE id = ?1 OR token_hash = ?2
+                     ORDER BY id = ?1 DESC, revoked_time IS NULL DESC LIMIT 1",
                     params![id, &hash[..]],
-                    |r| r.get(0),
+                    |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?;
-            if let Some(found) = found {
+            let Some((found, already_revoked)) = found else {
+                return Ok(None);
+            };
+            if already_revoked.is_none() {
                 tx.execute(
                     "UPDATE tokens SET revoked_time = ?2 WHERE id = ?1",
                     params![found, now],
                 )?;
             }
-            Ok(found)
+            Ok(Some(Revocation {
+                id: found,
+                already_revoked,
+            }))
         })
     }
 }
