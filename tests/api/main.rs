@@ -6,6 +6,7 @@ mod auth;
 mod change;
 mod delete;
 mod deleted_files;
+mod deploy;
 mod errors;
 mod fixtures;
 mod garage;

