@@ -8,10 +8,11 @@ use std::rc::Rc;
 
 use actix_multipart::{Field, Multipart, MultipartError};
 use actix_web::body::SizedStream;
-use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::error::PayloadError;
+use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::blob::LocalBlobs;
@@ -39,8 +40,6 @@ pub async fn post_object(
 ) -> Result<HttpResponse, ApiError> {
     let store = local_store(&state, &req)?;
     let request_id = request_id();
-    let seen = Rc::new(Cell::new(0u64));
-    let counter = Rc::clone(&seen);
     // A body that stalls, or crawls, is cut off as S3 does (RequestTimeout).
     let deadline = req
         .app_data::<BodyDeadline>()
@@ -61,32 +60,7 @@ pub async fn post_object(
         deadline.upload_deadline(std::time::Instant::now(), length),
         Rc::clone(&timed_out),
     );
-    let body = payload.inspect(move |chunk| {
-        if let Ok(bytes) = chunk {
-            counter.set(counter.get().saturating_add(bytes.len() as u64));
-        }
-    });
-    let mut form = FormStream {
-        inner: Multipart::new(req.headers(), body),
-        done: false,
-    };
-    let drain_limit = state.max_file_size.saturating_add(DRAIN_SLACK);
-    let result = if *bucket == store.bucket() {
-        receive(
-            store,
-            &bucket,
-            &mut form,
-            state.max_file_size,
-            &seen,
-            drain_limit,
-        )
-        .await
-    } else {
-        Err(S3Error::no_such_bucket())
-    };
-    // Fields after the file are ignored, as S3 does; read them so the client gets
-    // its answer on a healthy connection.
-    form.drain(&seen, drain_limit).await;
+    let result = read_post(store, &bucket, req.headers(), payload, state.max_file_size).await;
     let result = match result {
         Err(_) if timed_out.get() => Err(S3Error::new(
             S3Code::RequestTimeout,
@@ -99,6 +73,57 @@ pub async fn post_object(
         Ok(stored) => post_success(store, &bucket, &stored, &request_id),
         Err(err) => s3_error(&req, &err, &request_id),
     })
+}
+
+/// Fuzzing entry point: [`post_object`]'s reading of a body (form, policy, file, drain).
+#[doc(hidden)]
+pub async fn fuzz_post_body<S>(
+    store: &LocalBlobs,
+    bucket: &str,
+    headers: &HeaderMap,
+    payload: S,
+    max_file_size: u64,
+) -> Result<(), S3Error>
+where
+    S: Stream<Item = Result<Bytes, PayloadError>> + 'static,
+{
+    read_post(store, bucket, headers, payload, max_file_size)
+        .await
+        .map(drop)
+}
+
+/// Reads a POST Object body into `store`, then what is left of it.
+async fn read_post<S>(
+    store: &LocalBlobs,
+    bucket: &str,
+    headers: &HeaderMap,
+    payload: S,
+    max_file_size: u64,
+) -> Result<Stored, S3Error>
+where
+    S: Stream<Item = Result<Bytes, PayloadError>> + 'static,
+{
+    let seen = Rc::new(Cell::new(0u64));
+    let counter = Rc::clone(&seen);
+    let body = payload.inspect(move |chunk| {
+        if let Ok(bytes) = chunk {
+            counter.set(counter.get().saturating_add(bytes.len() as u64));
+        }
+    });
+    let mut form = FormStream {
+        inner: Multipart::new(headers, body),
+        done: false,
+    };
+    let drain_limit = max_file_size.saturating_add(DRAIN_SLACK);
+    let result = if bucket == store.bucket() {
+        receive(store, bucket, &mut form, max_file_size, &seen, drain_limit).await
+    } else {
+        Err(S3Error::no_such_bucket())
+    };
+    // Fields after the file are ignored, as S3 does; read them so the client gets
+    // its answer on a healthy connection.
+    form.drain(&seen, drain_limit).await;
+    result
 }
 
 /// `GET /storage/{bucket}/{key}` and `HEAD`: a presigned download from the local store.

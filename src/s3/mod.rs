@@ -8,6 +8,9 @@ pub mod post_policy;
 pub mod presigned;
 pub mod sign;
 
+#[doc(hidden)]
+pub use http::fuzz_post_body;
+
 use actix_web::web;
 
 /// The local store's S3 routes (DESIGN §1): POST Object on `/storage/{bucket}`,
