@@ -111,21 +111,9 @@ impl<T: DeserializeOwned> FromRequest for Params<T> {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let query = req.query_string();
-        let parsed = serde_urlencoded::from_str::<Vec<(String, String)>>(query)
-            .and_then(|pairs| {
-                let mut seen = HashSet::with_capacity(pairs.len());
-                if pairs.iter().all(|(name, _)| seen.insert(name.as_str())) {
-                    return serde_urlencoded::from_str::<T>(query);
-                }
-                // Repeated names: the first wins (a struct would refuse the repeat).
-                let mut seen = HashSet::with_capacity(pairs.len());
-                let first: Vec<&(String, String)> = pairs
-                    .iter()
-                    .filter(|(name, _)| seen.insert(name.as_str()))
-                    .collect();
-                let text = serde_urlencoded::to_string(first).map_err(serde::de::Error::custom)?;
-                serde_urlencoded::from_str::<T>(&text)
-            })
+        // Repeated names are rare: only then is the query read twice.
+        let parsed = serde_urlencoded::from_str::<T>(query)
+            .or_else(|_| first_of_each_name(query))
             .map_err(|e| ApiError::malformed(format!("malformed query string: {e}")));
         ready(parsed.map(Params))
     }
@@ -134,6 +122,19 @@ impl<T: DeserializeOwned> FromRequest for Params<T> {
 /// The largest request body read, in bytes (app data; 256 KiB when unset).
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimit(pub usize);
+
+/// Reads `query` as `T` keeping the first of repeated names (a struct would
+/// refuse the repeat); a query that is malformed otherwise keeps its error.
+fn first_of_each_name<T: DeserializeOwned>(query: &str) -> Result<T, serde_urlencoded::de::Error> {
+    let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(query)?;
+    let mut seen = HashSet::with_capacity(pairs.len());
+    let first: Vec<&(String, String)> = pairs
+        .iter()
+        .filter(|(name, _)| seen.insert(name.as_str()))
+        .collect();
+    let text = serde_urlencoded::to_string(first).map_err(serde::de::Error::custom)?;
+    serde_urlencoded::from_str::<T>(&text)
+}
 
 /// The request body, read up to the [`BodyLimit`] (413 past it).
 pub struct Body(pub Bytes);
