@@ -3,6 +3,7 @@
 //! PUT/DELETE. A handler parses (extractors), makes one service or store call,
 //! and renders.
 
+mod admin;
 mod data;
 mod extract;
 mod metainfo;
@@ -155,6 +156,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 ),
         )
         .service(resource("/download/{data_id}").route(get().to(urlinfo::follow_download_link)))
+        // The moderation page (DESIGN §13); any other path under /admin/ is 404.
+        .service(resource("/admin/").route(get().to(admin::moderation_page)))
+        .service(resource("/admin").route(get().to(admin::to_moderation_page)))
         // The local store's S3 endpoints (DESIGN §1); 404 like any unknown path with S3 storage.
         .configure(crate::s3::configure)
         .default_service(web::to(no_such_endpoint));

@@ -3,6 +3,8 @@
 //! from crates.io) and a Python venv with boto3 (an independent S3 signer, from
 //! PyPI). They live in `$NEXDS_TEST_TOOLS` (default `~/.cache/nexds/test-tools`),
 //! so a later run, or another clone on the same machine, finds them at once.
+//! Chromium and ChromeDriver (the moderation page's browser test) are Debian's
+//! packages, installed with apt-get as root.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -174,13 +176,74 @@ pub fn python_with_yaml() -> Result<PathBuf, String> {
 
 /// A tool the test needs: in CI (`CI` set) its absence fails the test; elsewhere
 /// the test is skipped with a note, so a developer without network still runs the rest.
-pub fn require(tool: Result<PathBuf, String>) -> Option<PathBuf> {
+pub fn require<T>(tool: Result<T, String>) -> Option<T> {
     match tool {
-        Ok(path) => Some(path),
+        Ok(tool) => Some(tool),
         Err(e) if std::env::var_os("CI").is_some() => panic!("a test tool is missing in CI: {e}"),
         Err(e) => {
             eprintln!("SKIPPED: {e}");
             None
         }
     }
+}
+
+/// Debian's headless-capable browser and its WebDriver server.
+#[derive(Debug, Clone)]
+pub struct Chromium {
+    pub browser: PathBuf,
+    pub driver: PathBuf,
+}
+
+/// Chromium and ChromeDriver from Debian's packages `chromium` and
+/// `chromium-driver`: found at once when both are in /usr/bin, else installed
+/// with `apt-get install -y` (as root; the package lists are refreshed once if
+/// the first try fails). The first install downloads about 150 MB (about a minute here).
+pub fn chromium() -> Result<Chromium, String> {
+    static CHROMIUM: OnceLock<Result<Chromium, String>> = OnceLock::new();
+    CHROMIUM
+        .get_or_init(|| {
+            let found = Chromium {
+                browser: PathBuf::from("/usr/bin/chromium"),
+                driver: PathBuf::from("/usr/bin/chromedriver"),
+            };
+            let present = |c: &Chromium| c.browser.exists() && c.driver.exists();
+            if present(&found) {
+                return Ok(found);
+            }
+            let _guard = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
+            if present(&found) {
+                return Ok(found);
+            }
+            let apt = Path::new("/usr/bin/apt-get");
+            if !apt.exists() {
+                return Err("chromium: not in /usr/bin and no apt-get to install it".into());
+            }
+            let install = || {
+                run(
+                    Command::new(apt)
+                        .env("DEBIAN_FRONTEND", "noninteractive")
+                        .args(["install", "-y", "-q", "chromium", "chromium-driver"]),
+                    "chromium and chromium-driver (Debian packages)",
+                )
+            };
+            let started = std::time::Instant::now();
+            if install().is_err() {
+                run(
+                    Command::new(apt).args(["update", "-q"]),
+                    "apt package lists",
+                )?;
+                install()?;
+            }
+            eprintln!(
+                "installed chromium and chromium-driver in {:.0} s",
+                started.elapsed().as_secs_f64()
+            );
+            match present(&found) {
+                true => Ok(found),
+                false => Err(
+                    "chromium: installed, but /usr/bin/chromium or chromedriver is missing".into(),
+                ),
+            }
+        })
+        .clone()
 }
