@@ -17,6 +17,8 @@ pub struct PersistenceInit {
 pub struct PrepareRequest {
     pub size: u64,
     pub owner_id: Option<u32>,
+    /// `<name>`: the spec's table omits it, NEX's PreparePostParam carries it (DESIGN §4).
+    pub name: String,
     pub data_type: u16,
     pub meta_binary: Option<Vec<u8>>,
     pub flags: DataFlags,
@@ -80,7 +82,7 @@ impl PrepareRequest {
             owner_id: owner,
             size: self.size,
             data_type: self.data_type,
-            name: String::new(),
+            name: self.name.clone(),
             meta_binary: self.meta_binary.clone().unwrap_or_default(),
             flags: self.flags,
             period: self.period,
@@ -126,6 +128,7 @@ mod tests {
     fn request(size: u64, flags: u32, meta: Option<Vec<u8>>) -> PrepareRequest {
         PrepareRequest {
             size,
+            name: String::new(),
             owner_id: None,
             data_type: 0,
             meta_binary: meta,

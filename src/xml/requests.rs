@@ -46,13 +46,7 @@ impl FromXml for ChangeRequest {
     const ROOT: &'static str = "change";
     fn from_xml(doc: &Element) -> Result<Self, ApiError> {
         let change = Change {
-            name: doc
-                .one("name")?
-                .map(|e| {
-                    domain::check_name(e.text())?;
-                    Ok::<_, ApiError>(e.text().to_owned())
-                })
-                .transpose()?,
+            name: doc.one("name")?.map(name).transpose()?,
             period: doc
                 .one("period")?
                 .map(|e| domain::check_period(e.uint()?))
@@ -247,6 +241,7 @@ impl FromXml for PrepareRequest {
                     .and_then(|id| domain::check_principal(id, "owner_id"))
             })
             .transpose()?;
+        let name = doc.one("name")?.map(name).transpose()?;
         let data_type = match doc.one("type")? {
             Some(e) => domain::check_data_type(e.uint()?)?,
             None => 0,
@@ -293,6 +288,7 @@ impl FromXml for PrepareRequest {
         Ok(PrepareRequest {
             size,
             owner_id,
+            name: name.unwrap_or_default(),
             data_type,
             meta_binary,
             flags,
@@ -328,6 +324,12 @@ pub fn param_data_ids(doc: &Element) -> Result<Vec<u64>, ApiError> {
         )));
     }
     Ok(ids)
+}
+
+/// `<name>`: at most 64 bytes (DESIGN §4), as change and prepare take it.
+fn name(e: &Element) -> Result<String, ApiError> {
+    domain::check_name(e.text())?;
+    Ok(e.text().to_owned())
 }
 
 fn meta_binary(e: &Element) -> Result<Vec<u8>, ApiError> {

@@ -240,3 +240,14 @@ fn ok_with(extra: &str) -> String {
 fn b64(s: &str) -> String {
     nexds::xml::b64_encode(s.as_bytes())
 }
+
+#[test]
+fn a_name_given_at_prepare_is_kept_for_uploads_too() {
+    let app = spawn_app();
+    let form = app.prepare_upload(&app.title, 3, "<name>replay</name>");
+    assert_eq!(form.post(b"abc").status, 204);
+    assert_eq!(app.complete(&app.title, form.data_id).status, 200);
+    assert_eq!(m(&app.meta(form.data_id), "name"), "replay");
+    let found = app.get(&format!("{V2}/metainfo/search?name=replay"), &app.title);
+    assert_eq!(m(&found, "data_id"), form.data_id.to_string());
+}
