@@ -79,6 +79,12 @@ pub struct Settings {
     /// Connections each worker serves at once; more wait to be accepted
     /// (`NEXDS_MAX_CONNECTIONS`).
     pub max_connections: usize,
+    /// Live objects per owner (`NEXDS_QUOTA_OBJECTS`); none when unset (DESIGN §16).
+    pub quota_objects: Option<u64>,
+    /// Total declared size of an owner's live objects (`NEXDS_QUOTA_BYTES`).
+    pub quota_bytes: Option<u64>,
+    /// Total meta_binary of an owner's live objects (`NEXDS_QUOTA_META_BYTES`).
+    pub quota_meta_bytes: Option<u64>,
     /// `local` (default) or `s3` (`NEXDS_STORAGE`).
     pub storage: StorageKind,
     /// The S3 backend, when `storage` is `s3`.
@@ -123,6 +129,9 @@ impl Default for Settings {
             workers: None,
             body_timeout_secs: 10,
             max_connections: 4096,
+            quota_objects: None,
+            quota_bytes: None,
+            quota_meta_bytes: None,
             storage: StorageKind::Local,
             s3: S3Settings {
                 region: "us-east-1".to_owned(),
@@ -159,6 +168,9 @@ impl fmt::Debug for Settings {
             .field("workers", &self.workers)
             .field("body_timeout_secs", &self.body_timeout_secs)
             .field("max_connections", &self.max_connections)
+            .field("quota_objects", &self.quota_objects)
+            .field("quota_bytes", &self.quota_bytes)
+            .field("quota_meta_bytes", &self.quota_meta_bytes)
             .field("storage", &self.storage)
             .field("s3", &self.s3)
             .field("post_signature", &self.post_signature)
@@ -196,6 +208,9 @@ struct FileSettings {
     workers: Option<usize>,
     body_timeout_secs: Option<u64>,
     max_connections: Option<usize>,
+    quota_objects: Option<u64>,
+    quota_bytes: Option<u64>,
+    quota_meta_bytes: Option<u64>,
     storage: Option<StorageKind>,
     s3_endpoint: Option<String>,
     s3_region: Option<String>,
@@ -257,6 +272,9 @@ impl Settings {
             workers: file.workers,
             body_timeout_secs: file.body_timeout_secs.unwrap_or(d.body_timeout_secs),
             max_connections: file.max_connections.unwrap_or(d.max_connections),
+            quota_objects: file.quota_objects,
+            quota_bytes: file.quota_bytes,
+            quota_meta_bytes: file.quota_meta_bytes,
             storage: file.storage.unwrap_or(d.storage),
             s3: S3Settings {
                 endpoint: file.s3_endpoint.unwrap_or(d.s3.endpoint),
@@ -311,6 +329,15 @@ impl Settings {
         }
         if let Some(v) = var("NEXDS_MAX_CONNECTIONS") {
             s.max_connections = parse_env("NEXDS_MAX_CONNECTIONS", &v)?;
+        }
+        if let Some(v) = var("NEXDS_QUOTA_OBJECTS") {
+            s.quota_objects = Some(parse_env("NEXDS_QUOTA_OBJECTS", &v)?);
+        }
+        if let Some(v) = var("NEXDS_QUOTA_BYTES") {
+            s.quota_bytes = Some(parse_env("NEXDS_QUOTA_BYTES", &v)?);
+        }
+        if let Some(v) = var("NEXDS_QUOTA_META_BYTES") {
+            s.quota_meta_bytes = Some(parse_env("NEXDS_QUOTA_META_BYTES", &v)?);
         }
         if let Some(v) = var("NEXDS_STORAGE") {
             s.storage = v
@@ -372,6 +399,15 @@ impl Settings {
 }
 
 impl Settings {
+    /// The quotas in force (DESIGN §16).
+    pub fn quota(&self) -> crate::domain::quota::Quota {
+        crate::domain::quota::Quota {
+            objects: self.quota_objects,
+            bytes: self.quota_bytes,
+            meta_bytes: self.quota_meta_bytes,
+        }
+    }
+
     /// When the janitor removes things.
     pub fn retention(&self) -> crate::janitor::Retention {
         crate::janitor::Retention {

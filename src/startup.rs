@@ -80,6 +80,7 @@ impl Application {
             upload_timeout_secs: settings.upload_timeout_secs,
             retention_secs: settings.retention().deleted_secs,
             link_secret: link_secret(&settings)?,
+            quota: settings.quota(),
         });
         let mut server = HttpServer::new(move || {
             App::new()

@@ -7,6 +7,7 @@ pub mod object;
 pub mod persistence;
 pub mod prepare;
 pub mod principal_data;
+pub mod quota;
 pub mod rating;
 pub mod search;
 pub mod time;

@@ -54,7 +54,7 @@ pub async fn change_metainfo(
 ) -> Result<HttpResponse, ApiError> {
     let changed = state
         .store
-        .change_objects(caller, vec![id], request.change, time::now())
+        .change_objects(caller, vec![id], request.change, state.quota, time::now())
         .await?;
     Ok(xml(render::counted("metainfo", "changed", changed)))
 }
@@ -69,7 +69,13 @@ pub async fn change_metainfos(
     domain::check_batch_len(request.ids.len(), "<param>")?;
     let changed = state
         .store
-        .change_objects(caller, request.ids, request.change, time::now())
+        .change_objects(
+            caller,
+            request.ids,
+            request.change,
+            state.quota,
+            time::now(),
+        )
         .await?;
     Ok(xml(render::counted("metainfo", "changed", changed)))
 }

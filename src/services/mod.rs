@@ -10,6 +10,7 @@ pub mod uploads;
 pub mod versions;
 
 use crate::blob::Blobs;
+use crate::domain::quota::Quota;
 use crate::store::Store;
 
 /// What the flows share: the metadata store, the file storage, and the
@@ -29,4 +30,6 @@ pub struct Services {
     pub retention_secs: i64,
     /// Signs nexds's own download links and the page tokens of listings.
     pub link_secret: Vec<u8>,
+    /// The per-owner limits of DESIGN §16.
+    pub quota: Quota,
 }

@@ -31,14 +31,20 @@ impl Services {
             .as_ref()
             .is_some_and(|p| p.delete_last_object);
         if request.is_meta_only(self.max_file_size)? {
-            let id = self.store.create_meta_only(caller, request, now).await?;
+            let id = self
+                .store
+                .create_meta_only(caller, request, self.quota, now)
+                .await?;
             if deletes {
                 self.hide_files_deleted_since(now).await;
             }
             return Ok(Prepared::MetaOnly(id));
         }
         let size = request.size;
-        let (data_id, key) = self.store.create_upload(caller, request, now).await?;
+        let (data_id, key) = self
+            .store
+            .create_upload(caller, request, self.quota, now)
+            .await?;
         if deletes {
             self.hide_files_deleted_since(now).await;
         }

@@ -30,7 +30,10 @@ impl Services {
                 self.max_file_size
             )));
         }
-        let pending = self.store.prepare_version(caller, id, size, now).await?;
+        let pending = self
+            .store
+            .prepare_version(caller, id, size, self.quota, now)
+            .await?;
         let form =
             self.blobs
                 .upload_form(&pending.blob_key, size, now, now + self.upload_form_secs);

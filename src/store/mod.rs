@@ -19,6 +19,7 @@ use crate::domain::object::Change;
 use crate::domain::persistence::PersistenceInfo;
 use crate::domain::prepare::PrepareRequest;
 use crate::domain::principal_data::{Erased, ListWindow, Listed, OwnedPage, PrincipalData};
+use crate::domain::quota::Quota;
 use crate::domain::rating::{RateParam, RatingTotals};
 use crate::domain::search::{SearchPage, SearchRequest};
 use crate::domain::{Caller, Object};
@@ -176,11 +177,14 @@ pub trait Objects {
         now: i64,
     ) -> Result<Object, StoreError>;
 
-    /// Creates a finished meta-binary-only object; returns its data_id.
+    /// Creates a finished meta-binary-only object; returns its data_id. Refused
+    /// (OverCapacity) when its owner would pass `quota`, checked in the same
+    /// transaction as the insert.
     async fn create_meta_only(
         &self,
         caller: Caller,
         request: PrepareRequest,
+        quota: Quota,
         now: i64,
     ) -> Result<u64, StoreError>;
 
@@ -190,15 +194,18 @@ pub trait Objects {
         &self,
         caller: Caller,
         request: PrepareRequest,
+        quota: Quota,
         now: i64,
     ) -> Result<(u64, String), StoreError>;
 
     /// Applies one change to every id, all or nothing; returns how many changed.
+    /// A new meta_binary is held to each owner's `quota` in the same transaction.
     async fn change_objects(
         &self,
         caller: Caller,
         ids: Vec<u64>,
         change: Change,
+        quota: Quota,
         now: i64,
     ) -> Result<usize, StoreError>;
 
@@ -445,12 +452,14 @@ pub trait Uploads {
 #[async_trait]
 pub trait Versions {
     /// Starts the upload of the next version; the current one stays downloadable.
+    /// Its size replaces the current one's in the owner's `quota`.
     /// A version still uploading is replaced (its file is queued for deletion).
     async fn prepare_version(
         &self,
         caller: Caller,
         id: u64,
         size: u64,
+        quota: Quota,
         now: i64,
     ) -> Result<PendingVersion, StoreError>;
 

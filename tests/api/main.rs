@@ -20,6 +20,7 @@ mod persistence;
 mod prepare;
 mod principal_data;
 mod process;
+mod quotas;
 mod ratings;
 mod s3;
 mod sealed;

@@ -6,6 +6,7 @@ use rusqlite::{Connection, OptionalExtension, Row, named_params, params};
 use crate::blob;
 use crate::domain::object::{Change, State};
 use crate::domain::prepare::PrepareRequest;
+use crate::domain::quota::{Quota, Usage};
 use crate::domain::rating::RatingTotals;
 use crate::domain::{Caller, DataFlags, Object, Permission, PermissionType, Status};
 use crate::error::ApiError;
@@ -57,9 +58,12 @@ impl Objects for SqliteStore {
         &self,
         caller: Caller,
         request: PrepareRequest,
+        quota: Quota,
         now: i64,
     ) -> Result<u64, StoreError> {
-        let (id, _) = self.create(caller, request, State::Ready, now).await?;
+        let (id, _) = self
+            .create(caller, request, State::Ready, quota, now)
+            .await?;
         Ok(id)
     }
 
@@ -67,9 +71,12 @@ impl Objects for SqliteStore {
         &self,
         caller: Caller,
         request: PrepareRequest,
+        quota: Quota,
         now: i64,
     ) -> Result<(u64, String), StoreError> {
-        let (id, key) = self.create(caller, request, State::Uploading, now).await?;
+        let (id, key) = self
+            .create(caller, request, State::Uploading, quota, now)
+            .await?;
         Ok((id, key.unwrap_or_default()))
     }
 
@@ -78,11 +85,15 @@ impl Objects for SqliteStore {
         caller: Caller,
         ids: Vec<u64>,
         change: Change,
+        quota: Quota,
         now: i64,
     ) -> Result<usize, StoreError> {
         change.check_caller(&caller)?;
         self.write(move |tx| {
             let objects = load_for_update(tx, &caller, &ids, now)?;
+            if let Some(meta) = change.meta_binary.as_ref().filter(|_| quota.is_on()) {
+                check_meta_quota(tx, &quota, &objects, meta.len() as u64, now)?;
+            }
             for mut object in objects {
                 object.apply(&change, now);
                 update(tx, &object, &change)?;
@@ -109,11 +120,17 @@ impl SqliteStore {
         caller: Caller,
         request: PrepareRequest,
         state: State,
+        quota: Quota,
         now: i64,
     ) -> Result<(u64, Option<String>), StoreError> {
         let owner = request.owner_for(&caller)?;
         self.write(move |tx| {
             let mut object = request.new_object(&caller.namespace, owner, state, now);
+            if quota.is_on() {
+                let before = usage(tx, &object.namespace, owner, now)?;
+                let after = before.plus_object(object.size, object.meta_binary.len() as u64);
+                quota.check(owner, before, after)?;
+            }
             let (access_password, update_password) = passwords()?;
             object.access_password = access_password;
             object.update_password = update_password;
@@ -145,6 +162,70 @@ impl SqliteStore {
         })
         .await
     }
+}
+
+/// What `owner` holds in `namespace` at `now` (DESIGN §16): live objects,
+/// finished and unexpired or uploading (until the janitor drops them).
+pub(crate) fn usage(
+    conn: &Connection,
+    namespace: &str,
+    owner: u32,
+    now: i64,
+) -> Result<Usage, ApiError> {
+    // Through objects_owner: an owner's rows only.
+    let mut stmt = conn.prepare_cached(
+        "SELECT count(*), coalesce(sum(size), 0), coalesce(sum(length(meta_binary)), 0)
+         FROM objects WHERE namespace = ?1 AND owner_id = ?2
+           AND (state = ?3 OR (state = ?4 AND expire_time > ?5))",
+    )?;
+    Ok(stmt.query_row(
+        params![
+            namespace,
+            owner,
+            State::Uploading as i64,
+            State::Ready as i64,
+            now
+        ],
+        |r| {
+            Ok(Usage {
+                objects: r.get::<_, i64>(0)? as u64,
+                bytes: r.get::<_, i64>(1)? as u64,
+                meta_bytes: r.get::<_, i64>(2)? as u64,
+            })
+        },
+    )?)
+}
+
+/// A new meta_binary of `new_len` bytes on every one of `objects`, held to each
+/// owner's quota (a batch may span owners).
+fn check_meta_quota(
+    conn: &Connection,
+    quota: &Quota,
+    objects: &[Object],
+    new_len: u64,
+    now: i64,
+) -> Result<(), ApiError> {
+    let mut owners: Vec<(&str, u32)> = objects
+        .iter()
+        .map(|o| (o.namespace.as_str(), o.owner_id))
+        .collect();
+    owners.sort_unstable();
+    owners.dedup();
+    for (namespace, owner) in owners {
+        let before = usage(conn, namespace, owner, now)?;
+        let after = objects
+            .iter()
+            .filter(|o| o.owner_id == owner && o.namespace == namespace)
+            .fold(before, |usage, o| {
+                let meta = |len: u64| Usage {
+                    meta_bytes: len,
+                    ..Usage::default()
+                };
+                usage.replacing(meta(o.meta_binary.len() as u64), meta(new_len))
+            });
+        quota.check(owner, before, after)?;
+    }
+    Ok(())
 }
 
 /// Loads every id and checks update permission on each before anything changes.

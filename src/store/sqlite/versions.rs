@@ -5,10 +5,11 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::blob;
+use crate::domain::quota::{Quota, Usage};
 use crate::domain::{Caller, Object, time};
 use crate::error::{ApiError, ErrorKind};
 use crate::store::sqlite::SqliteStore;
-use crate::store::sqlite::objects::{load, sql_id};
+use crate::store::sqlite::objects::{load, sql_id, usage};
 use crate::store::sqlite::purge::queue_sealed_keys;
 use crate::store::{PendingVersion, SealedFile, StoreError, VersionInfo, Versions};
 use async_trait::async_trait;
@@ -32,10 +33,20 @@ impl Versions for SqliteStore {
         caller: Caller,
         id: u64,
         size: u64,
+        quota: Quota,
         now: i64,
     ) -> Result<PendingVersion, StoreError> {
         self.write(move |tx| {
-            updatable_with_file(tx, &caller, id, now)?;
+            let object = updatable_with_file(tx, &caller, id, now)?;
+            if quota.is_on() {
+                let before = usage(tx, &object.namespace, object.owner_id, now)?;
+                let bytes = |bytes: u64| Usage {
+                    bytes,
+                    ..Usage::default()
+                };
+                let after = before.replacing(bytes(object.size), bytes(size));
+                quota.check(object.owner_id, before, after)?;
+            }
             tx.prepare_cached("DELETE FROM object_versions WHERE data_id = ?1 AND state = 0")?
                 .execute([sql_id(id)])?;
             let last: u32 = tx
