@@ -6,10 +6,12 @@ use nexds::config::Settings;
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    nexds::logging::init();
     let result = Settings::load(cli.config.as_deref())
         .map_err(Into::into)
-        .and_then(|settings| cli::run(cli, settings));
+        .and_then(|settings| {
+            nexds::logging::init(settings.log_format);
+            cli::run(cli, settings)
+        });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {

@@ -6,6 +6,7 @@
 mod data;
 mod extract;
 mod metainfo;
+mod operations;
 mod passwordinfo;
 mod persistence;
 mod principal_data;
@@ -22,6 +23,7 @@ use actix_web::web;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 
 pub use extract::BodyLimit;
+pub use operations::MetricsToken;
 
 use crate::error::{ApiError, ErrorKind};
 use crate::xml::CONTENT_TYPE;
@@ -154,6 +156,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(get().to(principal_data::export_principal)),
                 ),
         )
+        // The operator's endpoints (DESIGN §12, README "Operating nexds").
+        .service(resource("/health/live").route(get().to(operations::live)))
+        .service(resource("/health/ready").route(get().to(operations::ready)))
+        .service(resource("/metrics").route(get().to(operations::metrics)))
         .service(resource("/download/{data_id}").route(get().to(urlinfo::follow_download_link)))
         // The local store's S3 endpoints (DESIGN §1); 404 like any unknown path with S3 storage.
         .configure(crate::s3::configure)

@@ -12,6 +12,7 @@ mod garage;
 mod helpers;
 mod janitor;
 mod metainfo;
+mod operations;
 mod passwordinfo;
 mod permissions;
 mod persistence;
