@@ -1,4 +1,4 @@
-//! `nexds`: parse the command line, start logging, load settings, run.
+//! `nexds`: parse the command line, load settings, start logging (in their format), run.
 
 use clap::Parser;
 use nexds::cli::{self, Cli};
