@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::logging::LogFormat;
 use crate::s3::sign::SignatureVersion;
 use crate::store::Durability;
 
@@ -114,6 +115,11 @@ pub struct Settings {
     /// Key of nexds's own download links (`NEXDS_LINK_SECRET`); generated in the data
     /// dir when unset. Nodes behind one URL must share it.
     pub link_secret: Option<String>,
+    /// `text` (default) or `json`, one object per line (`NEXDS_LOG_FORMAT`).
+    pub log_format: LogFormat,
+    /// When set, `GET /metrics` needs `Authorization: Bearer <this>`
+    /// (`NEXDS_METRICS_TOKEN`); open otherwise.
+    pub metrics_token: Option<String>,
 }
 
 impl Default for Settings {
@@ -148,6 +154,8 @@ impl Default for Settings {
             retention_days: 30,
             version_retention_days: 30,
             link_secret: None,
+            log_format: LogFormat::Text,
+            metrics_token: None,
         }
     }
 }
@@ -190,6 +198,11 @@ impl fmt::Debug for Settings {
                 "link_secret",
                 &self.link_secret.as_ref().map(|_| "<redacted>"),
             )
+            .field("log_format", &self.log_format)
+            .field(
+                "metrics_token",
+                &self.metrics_token.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -228,6 +241,8 @@ struct FileSettings {
     retention_days: Option<u32>,
     version_retention_days: Option<u32>,
     link_secret: Option<String>,
+    log_format: Option<LogFormat>,
+    metrics_token: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -296,6 +311,8 @@ impl Settings {
                 .version_retention_days
                 .unwrap_or(d.version_retention_days),
             link_secret: file.link_secret,
+            log_format: file.log_format.unwrap_or(d.log_format),
+            metrics_token: file.metrics_token,
         };
         let var = |key| env(key).filter(|v| !v.is_empty());
         if let Some(v) = var("NEXDS_LISTEN") {
@@ -387,6 +404,14 @@ impl Settings {
         }
         if let Some(v) = var("NEXDS_LINK_SECRET") {
             s.link_secret = Some(v);
+        }
+        if let Some(v) = var("NEXDS_LOG_FORMAT") {
+            s.log_format = v
+                .parse()
+                .map_err(|e| ConfigError::Env("NEXDS_LOG_FORMAT", e))?;
+        }
+        if let Some(v) = var("NEXDS_METRICS_TOKEN") {
+            s.metrics_token = Some(v);
         }
         s.check()?;
         if let Some(url) = &mut s.public_url {
@@ -532,5 +557,23 @@ mod tests {
             ..Settings::default()
         };
         assert!(!format!("{s:?}").contains("sekrit"));
+    }
+
+    #[test]
+    fn the_log_format_and_the_metrics_token_come_from_the_environment() {
+        let s = Settings::from_sources(FileSettings::default(), |k| match k {
+            "NEXDS_LOG_FORMAT" => Some("JSON".to_owned()),
+            "NEXDS_METRICS_TOKEN" => Some("scrape-sekrit".to_owned()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(s.log_format, LogFormat::Json);
+        assert_eq!(s.metrics_token.as_deref(), Some("scrape-sekrit"));
+        assert!(!format!("{s:?}").contains("scrape-sekrit"));
+        assert_eq!(Settings::default().log_format, LogFormat::Text);
+        let bad = Settings::from_sources(FileSettings::default(), |k| {
+            (k == "NEXDS_LOG_FORMAT").then(|| "xml".to_owned())
+        });
+        assert!(bad.is_err());
     }
 }

@@ -15,6 +15,7 @@ use crate::error::ApiError;
 use crate::services::deletes::hide_deleted_files;
 use crate::store::Purged;
 use crate::store::Store;
+use crate::telemetry;
 
 /// Rows or files per batch.
 const BATCH: usize = 100;
@@ -98,6 +99,16 @@ async fn run_pass(
     };
     report.files = delete_queued_files(store, blobs, now).await?;
     report.stale_uploads = delete_stale_uploads(blobs, now - retention.upload_timeout_secs).await?;
+    for (kind, count) in [
+        ("uploads", report.rows.uploads),
+        ("expired", report.rows.expired),
+        ("deleted", report.rows.deleted),
+        ("versions", report.versions),
+        ("files", report.files),
+        ("stale_uploads", report.stale_uploads),
+    ] {
+        telemetry::janitor_removed(kind, count);
+    }
     if let Some(local) = blobs.local() {
         // Nobody writes a temp file that has not changed for a form's lifetime:
         // a body that stalls that long was cut off long before (README, Limits).

@@ -1,4 +1,4 @@
-//! `nexds`: parse the command line, start logging, load settings, run.
+//! `nexds`: parse the command line, load settings, start logging (in their format), run.
 
 use clap::Parser;
 use nexds::cli::{self, Cli};
@@ -6,10 +6,12 @@ use nexds::config::Settings;
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    nexds::logging::init();
     let result = Settings::load(cli.config.as_deref())
         .map_err(Into::into)
-        .and_then(|settings| cli::run(cli, settings));
+        .and_then(|settings| {
+            nexds::logging::init(settings.log_format);
+            cli::run(cli, settings)
+        });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {

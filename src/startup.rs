@@ -5,6 +5,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
 
 use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 
 use std::sync::Arc;
@@ -14,10 +15,10 @@ use crate::body::BodyDeadline;
 use crate::config::{Settings, StorageKind};
 use crate::data_dir::{DataDirLock, LockError};
 use crate::domain::time;
-use crate::handlers::{self, BodyLimit};
+use crate::handlers::{self, BodyLimit, MetricsToken};
 use crate::services::Services;
 use crate::store::{self, OpenError, Store};
-use crate::{auth, janitor, logging, secrets};
+use crate::{auth, janitor, observe, secrets, telemetry};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -67,6 +68,8 @@ impl Application {
             settings.retention(),
             settings.janitor_secs,
         );
+        telemetry::install();
+        let metrics_token = MetricsToken(settings.metrics_token.as_deref().map(auth::hash_token));
         let body_limit = BodyLimit(settings.max_body_bytes);
         let body_deadline = BodyDeadline {
             idle: Duration::from_secs(settings.body_timeout_secs),
@@ -87,7 +90,8 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(body_limit)
                 .app_data(body_deadline)
-                .wrap(logging::access_log())
+                .app_data(web::Data::new(metrics_token))
+                .wrap(from_fn(observe::observe))
                 .configure(handlers::configure)
         })
         .shutdown_timeout(10)

@@ -248,6 +248,18 @@ impl LocalBlobs {
         true
     }
 
+    /// Whether the store can serve: its bucket folder lists and a file can be
+    /// written (and removed) beside the uploads in progress.
+    pub async fn ping(&self) -> Result<(), BlobError> {
+        let bucket = self.root.join(&self.bucket);
+        tokio::fs::read_dir(&bucket).await?.next_entry().await?;
+        let name = secrets::random_chars(16, b"0123456789abcdef")?;
+        let probe = self.temp_dir().join(format!("ready-{name}"));
+        tokio::fs::write(&probe, b"ok").await?;
+        tokio::fs::remove_file(&probe).await?;
+        Ok(())
+    }
+
     /// A new, empty file in [`Self::temp_dir`] to stream an upload into.
     pub async fn begin_upload(&self) -> io::Result<TempUpload> {
         let name = secrets::random_chars(20, b"0123456789abcdef")?;

@@ -166,6 +166,15 @@ impl Blobs {
         }
     }
 
+    /// Whether the store answers (`GET /health/ready`): a cheap call, no file written
+    /// where clients could see it.
+    pub async fn ping(&self) -> Result<(), BlobError> {
+        match self {
+            Blobs::Local(store) => store.ping().await,
+            Blobs::S3(store) => store.ping().await,
+        }
+    }
+
     pub fn local(&self) -> Option<&LocalBlobs> {
         match self {
             Blobs::Local(store) => Some(store),

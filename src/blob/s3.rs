@@ -13,6 +13,9 @@ use crate::blob::{BlobError, FileStream, UploadForm, http_date};
 use crate::config::S3Settings;
 use crate::s3::sign::{self, Credentials, ObjectUrl, PostUpload, SignatureVersion};
 
+/// The key `GET /health/ready` heads; nothing is ever stored there.
+const READINESS_PROBE_KEY: &str = "nexds-readiness-probe";
+
 pub struct S3Blobs {
     bucket: Box<Bucket>,
     credentials: Credentials,
@@ -88,6 +91,12 @@ impl S3Blobs {
             404 => Ok(None),
             other => Err(BlobError::S3(format!("HEAD {key}: HTTP {other}"))),
         }
+    }
+
+    /// Whether the bucket answers with these credentials: a HEAD of a key that
+    /// need not exist (404 is an answer too).
+    pub async fn ping(&self) -> Result<(), BlobError> {
+        self.size_of(READINESS_PROBE_KEY).await.map(drop)
     }
 
     /// A GET of `key` as a stream, `None` on 404.

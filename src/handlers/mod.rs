@@ -7,6 +7,7 @@ mod admin;
 mod data;
 mod extract;
 mod metainfo;
+mod operations;
 mod passwordinfo;
 mod persistence;
 mod principal_data;
@@ -23,6 +24,7 @@ use actix_web::web;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 
 pub use extract::BodyLimit;
+pub use operations::MetricsToken;
 
 use crate::error::{ApiError, ErrorKind};
 use crate::xml::CONTENT_TYPE;
@@ -155,6 +157,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(get().to(principal_data::export_principal)),
                 ),
         )
+        // The operator's endpoints (DESIGN §12, README "Operating nexds").
+        .service(resource("/health/live").route(get().to(operations::live)))
+        .service(resource("/health/ready").route(get().to(operations::ready)))
+        .service(resource("/metrics").route(get().to(operations::metrics)))
         .service(resource("/download/{data_id}").route(get().to(urlinfo::follow_download_link)))
         // The moderation page (DESIGN §13); any other path under /admin/ is 404.
         .service(resource("/admin/").route(get().to(admin::moderation_page)))

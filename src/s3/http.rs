@@ -20,6 +20,7 @@ use crate::body::{self, BodyDeadline};
 use crate::domain::time;
 use crate::error::{ApiError, ErrorKind};
 use crate::handlers::AppState;
+use crate::observe;
 use crate::s3::error::{self, S3Code, S3Error};
 use crate::s3::post_policy::{self, Form, MAX_PRE_DATA, Success};
 use crate::s3::presigned::{self, ObjectRequest};
@@ -39,7 +40,7 @@ pub async fn post_object(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let store = local_store(&state, &req)?;
-    let request_id = request_id();
+    let request_id = observe::request_id(&req);
     // A body that stalls, or crawls, is cut off as S3 does (RequestTimeout).
     let deadline = req
         .app_data::<BodyDeadline>()
@@ -132,7 +133,7 @@ pub async fn get_object(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let store = local_store(&state, &req)?;
-    let request_id = request_id();
+    let request_id = observe::request_id(&req);
     Ok(match serve(&req, store, &request_id).await {
         Ok(mut response) => {
             set_header(&mut response, "x-amz-request-id", &request_id);
@@ -152,7 +153,7 @@ pub async fn storage_method_not_allowed(
         S3Code::MethodNotAllowed,
         "The specified method is not allowed against this resource.",
     );
-    Ok(s3_error(&req, &err, &request_id()))
+    Ok(s3_error(&req, &err, &observe::request_id(&req)))
 }
 
 /// The local store, or the answer to an unknown path when storage is S3.
@@ -631,12 +632,4 @@ fn s3_error(req: &HttpRequest, err: &S3Error, request_id: &str) -> HttpResponse 
         log::debug!("local store refused {} {}: {err}", req.method(), req.path());
     }
     err.response(request_id, req.method() == actix_web::http::Method::HEAD)
-}
-
-/// A request id in S3's style: 16 upper-case hex digits.
-fn request_id() -> String {
-    let mut bytes = [0u8; 8];
-    // An all-zero id is still an id; randomness only helps reading logs.
-    let _ = getrandom::fill(&mut bytes);
-    hex::encode_upper(bytes)
 }

@@ -5,6 +5,7 @@
 
 pub mod deletes;
 pub mod downloads;
+pub mod health;
 pub mod principal_data;
 pub mod uploads;
 pub mod versions;

@@ -7,6 +7,7 @@ use crate::domain::{Caller, DataId, time};
 use crate::error::ApiError;
 use crate::services::Services;
 use crate::store::{SealedFile, UploadState};
+use crate::telemetry;
 
 /// What a prepare made.
 pub enum Prepared {
@@ -97,6 +98,7 @@ impl Services {
         self.store
             .finish_upload(id, file, time::now() - self.upload_timeout_secs)
             .await?;
+        metrics::counter!(telemetry::UPLOADS_COMPLETED).increment(1);
         Ok(())
     }
 

@@ -6,6 +6,7 @@ use crate::blob::UploadForm;
 use crate::domain::{Caller, DataId, Version};
 use crate::error::ApiError;
 use crate::services::Services;
+use crate::telemetry;
 
 /// The version an object has now, and the size of its file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +65,7 @@ impl Services {
         self.store
             .finish_version(id, pending, file, now - self.upload_timeout_secs, now)
             .await?;
+        metrics::counter!(telemetry::UPLOADS_COMPLETED).increment(1);
         Ok(current)
     }
 

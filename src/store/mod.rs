@@ -41,6 +41,7 @@ pub trait MetadataStore:
     + Principals
     + Purge
     + Tokens
+    + Health
     + Send
     + Sync
 {
@@ -375,6 +376,13 @@ pub trait Search {
 }
 
 /// Units of work of `store/sqlite/tokens.rs`.
+/// Whether the backend answers, for `GET /health/ready`.
+#[async_trait]
+pub trait Health {
+    /// A trivial query through the path requests read by.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
 #[async_trait]
 pub trait Tokens {
     /// The caller a token hash stands for, if the token exists and is not revoked.

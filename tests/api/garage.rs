@@ -14,15 +14,18 @@ use crate::tools;
 
 /// A running S3 server of the tests.
 pub struct S3Server {
-    child: Child,
+    /// `None` while stopped.
+    child: Option<Child>,
+    bin: PathBuf,
+    /// How to start it (again: on the same ports and data, [`Self::start`]). on the same ports and data ([`Self::start`]).
+    command: fn(&S3Server) -> Command,
     pub settings: S3Settings,
-    _dir: TempDir,
+    dir: TempDir,
 }
 
 impl Drop for S3Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
 }
 
@@ -51,11 +54,26 @@ impl S3Server {
         )
     }
 
+    /// Stops the server (its data dir and ports are kept for [`Self::start`]).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server stopped by [`Self::stop`] again, and waits until it serves.
+    pub fn start(&mut self) {
+        self.stop();
+        self.child = Some((self.command)(self).spawn().expect("the S3 server starts"));
+        self.wait_ready();
+    }
+
     /// Waits until a signed GET of a missing key answers NoSuchKey: bucket and key are live.
     fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
                 panic!("the S3 server exited: {status}");
             }
             let probe = std::panic::catch_unwind(|| self.get("readiness-probe"));
@@ -97,8 +115,7 @@ pub fn garage() -> Option<S3Server> {
         meta = dir.path().join("meta").display(),
         data = dir.path().join("data").display(),
     );
-    let config_path = dir.path().join("garage.toml");
-    std::fs::write(&config_path, config).expect("garage.toml");
+    std::fs::write(dir.path().join("garage.toml"), config).expect("garage.toml");
     let settings = S3Settings {
         endpoint: format!("http://127.0.0.1:{s3}"),
         region: "us-east-1".into(),
@@ -106,24 +123,28 @@ pub fn garage() -> Option<S3Server> {
         access_key: "GKnexdstestkey0001".into(),
         secret_key: "nexdstestsecret0000000000000000000000000000000000000000000000000".into(),
     };
-    let child = Command::new(bin)
-        .arg("-c")
-        .arg(&config_path)
-        .args(["server", "--single-node", "--default-bucket"])
-        .env("GARAGE_DEFAULT_ACCESS_KEY", &settings.access_key)
-        .env("GARAGE_DEFAULT_SECRET_KEY", &settings.secret_key)
-        .env("GARAGE_DEFAULT_BUCKET", &settings.bucket)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("garage starts");
+    fn command(server: &S3Server) -> Command {
+        let mut command = Command::new(&server.bin);
+        command
+            .arg("-c")
+            .arg(server.dir.path().join("garage.toml"))
+            .args(["server", "--single-node", "--default-bucket"])
+            .env("GARAGE_DEFAULT_ACCESS_KEY", &server.settings.access_key)
+            .env("GARAGE_DEFAULT_SECRET_KEY", &server.settings.secret_key)
+            .env("GARAGE_DEFAULT_BUCKET", &server.settings.bucket)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        command
+    }
     let mut server = S3Server {
-        child,
+        child: None,
+        bin,
+        command,
         settings,
-        _dir: dir,
+        dir,
     };
-    server.wait_ready();
+    server.start();
     Some(server)
 }
 
@@ -140,24 +161,34 @@ pub fn s3s_fs() -> Option<S3Server> {
         secret_key: "s3sfssecret00000000000000".into(),
     };
     std::fs::create_dir_all(dir.path().join("root").join(&settings.bucket)).expect("bucket dir");
-    let child = Command::new(bin)
-        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-        .args([
-            "--access-key",
-            &settings.access_key,
-            "--secret-key",
-            &settings.secret_key,
-        ])
-        .arg(dir.path().join("root"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("s3s-fs starts");
+    fn command(server: &S3Server) -> Command {
+        let port = server
+            .settings
+            .endpoint
+            .rsplit(':')
+            .next()
+            .unwrap_or_default();
+        let mut command = Command::new(&server.bin);
+        command
+            .args(["--host", "127.0.0.1", "--port", port])
+            .args([
+                "--access-key",
+                &server.settings.access_key,
+                "--secret-key",
+                &server.settings.secret_key,
+            ])
+            .arg(server.dir.path().join("root"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        command
+    }
     let mut server = S3Server {
-        child,
+        child: None,
+        bin,
+        command,
         settings,
-        _dir: dir,
+        dir,
     };
-    server.wait_ready();
+    server.start();
     Some(server)
 }

@@ -14,6 +14,7 @@ mod garage;
 mod helpers;
 mod janitor;
 mod metainfo;
+mod operations;
 mod passwordinfo;
 mod permissions;
 mod persistence;

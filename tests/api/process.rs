@@ -19,15 +19,20 @@ impl Server {
     /// The log once a line containing `marker` has arrived (the access log line of a
     /// request is written just after its answer).
     fn log_until(&self, marker: &str) -> Vec<String> {
+        self.log_until_line(marker, |l| l.contains(marker))
+    }
+
+    /// The log once a line for which `found` holds has arrived.
+    fn log_until_line(&self, what: &str, found: impl Fn(&str) -> bool) -> Vec<String> {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let lines = self.log.lock().unwrap().clone();
-            if lines.iter().any(|l| l.contains(marker)) {
+            if lines.iter().any(|l| found(l)) {
                 return lines;
             }
             assert!(
                 Instant::now() < deadline,
-                "no log line with {marker}: {lines:#?}"
+                "no log line with {what}: {lines:#?}"
             );
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -778,4 +783,94 @@ fn an_upload_cut_off_by_kill_9_leaves_no_temp_file_behind() {
         std::thread::sleep(Duration::from_millis(200));
     }
     assert!(!written(1), "the janitor removed the temp file");
+}
+
+#[test]
+fn json_logs_are_one_object_per_line_and_the_access_line_has_its_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(
+        dir.path(),
+        &[
+            ("NEXDS_LOG_FORMAT", "json"),
+            ("RUST_LOG", "info,nexds=debug"),
+        ],
+        &[],
+    );
+    let token = title_token(dir.path());
+    let resp = send(
+        &agent(),
+        "GET",
+        &format!("{}{V2}/metainfo/4242?signature=hidden-value", server.base),
+        &[
+            ("Authorization", &format!("Bearer {token}")),
+            ("X-Request-Id", "json-test-1"),
+        ],
+        None,
+    );
+    assert_eq!(resp.status, 404);
+    assert_eq!(resp.header("X-Request-Id"), Some("json-test-1"));
+    // The access line comes once the answer is sent.
+    let lines = server.log_until_line("the access line", |l| {
+        l.contains("json-test-1") && l.contains("nexds::access")
+    });
+    let objects: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    for object in &objects {
+        for key in ["time", "level", "target", "message", "request_id"] {
+            assert!(object.get(key).is_some(), "no {key} in {object}");
+        }
+    }
+    let ours: Vec<_> = objects
+        .iter()
+        .filter(|o| o["request_id"] == "json-test-1")
+        .collect();
+    let access = ours
+        .iter()
+        .find(|o| o["target"] == "nexds::access")
+        .unwrap_or_else(|| panic!("no access line: {ours:#?}"));
+    assert_eq!(access["level"], "INFO");
+    assert_eq!(access["method"], "GET");
+    assert_eq!(access["route"], format!("{V2}/metainfo/{{data_id}}"));
+    assert_eq!(access["status"], 404);
+    assert!(
+        access["duration_ms"].as_f64().is_some_and(|ms| ms >= 0.0),
+        "{access}"
+    );
+    assert_eq!(
+        access["path"],
+        format!("{V2}/metainfo/4242?signature=REDACTED")
+    );
+    // The error logged while the request was served names it too.
+    assert!(
+        ours.iter()
+            .any(|o| o["target"] != "nexds::access" && o["level"] == "DEBUG"),
+        "{ours:#?}"
+    );
+    assert!(!lines.join("\n").contains("hidden-value"));
+}
+
+#[test]
+fn the_text_access_line_names_the_request_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path(), &[], &[]);
+    let resp = send(
+        &agent(),
+        "GET",
+        &format!("{}/health/live", server.base),
+        &[("X-Request-Id", "text-test-2")],
+        None,
+    );
+    assert_eq!(resp.status, 200);
+    let lines = server.log_until("request_id=text-test-2");
+    let line = lines
+        .iter()
+        .find(|l| l.contains("request_id=text-test-2"))
+        .unwrap();
+    assert!(
+        line.contains("\"GET /health/live HTTP/1.1\" 200 2 "),
+        "{line}"
+    );
+    assert!(line.contains("route=/health/live"), "{line}");
 }

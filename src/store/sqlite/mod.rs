@@ -15,7 +15,7 @@ pub mod versions;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use r2d2::Pool;
 use r2d2_sqlite::SqliteConnectionManager;
@@ -23,7 +23,8 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use tokio::sync::Semaphore;
 
 use crate::error::ApiError;
-use crate::store::StoreError;
+use crate::store::{Health, StoreError};
+use crate::telemetry;
 
 /// The whole current schema, for a new database.
 const SCHEMA: &str = include_str!("../../../schema.sql");
@@ -207,6 +208,7 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&Connection) -> Result<T, ApiError>,
     ) -> Result<T, StoreError> {
+        let started = Instant::now();
         let read = || {
             let mut conn = self.pool.get()?;
             let tx = conn.transaction()?;
@@ -214,7 +216,9 @@ impl SqliteStore {
             tx.finish()?;
             Ok::<_, ApiError>(value)
         };
-        Ok(read()?)
+        let value = read();
+        metrics::histogram!(telemetry::DB_DURATION, "mode" => "read").record(started.elapsed());
+        Ok(value?)
     }
 
     /// Runs `f` in one immediate transaction on the writer, on this thread.
@@ -223,6 +227,7 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&Transaction<'_>) -> Result<T, ApiError>,
     ) -> Result<T, StoreError> {
+        let started = Instant::now();
         let mut conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         let write = || {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -230,7 +235,10 @@ impl SqliteStore {
             tx.commit()?;
             Ok::<_, ApiError>(value)
         };
-        Ok(write()?)
+        let value = write();
+        drop(conn);
+        metrics::histogram!(telemetry::DB_DURATION, "mode" => "write").record(started.elapsed());
+        Ok(value?)
     }
 
     /// [`Self::read_blocking`] on the blocking thread pool.
@@ -267,6 +275,15 @@ impl SqliteStore {
         })
         .await
         .map_err(|e| StoreError::Backend(Box::new(e)))?
+    }
+}
+
+#[async_trait::async_trait]
+impl Health for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|conn| Ok(conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
+            .await
+            .map(drop)
     }
 }
 
