@@ -169,3 +169,16 @@ CREATE INDEX objects_search_by_id ON objects (data_id, namespace, state, status,
 CREATE INDEX object_tags_by_tag ON object_tags (tag, data_id);
 
 PRAGMA user_version = 2;
+
+-- Friends and notifications (version 3)
+-- Friend lists (DESIGN §14), directed: friend_id is a friend of owner_id. The
+-- primary key answers "is C a friend of O?" for every permission check and for
+-- the friend conditions of a search, and lists O's friends in order.
+CREATE TABLE friends (
+    namespace  TEXT    NOT NULL,
+    owner_id   INTEGER NOT NULL,
+    friend_id  INTEGER NOT NULL,
+    PRIMARY KEY (namespace, owner_id, friend_id)
+) WITHOUT ROWID;
+
+PRAGMA user_version = 3;

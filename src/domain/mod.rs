@@ -2,6 +2,7 @@
 //! permissions, limits and expiry math (DESIGN §2–§4).
 
 pub mod caller;
+pub mod friends;
 pub mod ids;
 pub mod object;
 pub mod persistence;

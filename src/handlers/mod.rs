@@ -6,6 +6,7 @@
 mod admin;
 mod data;
 mod extract;
+mod friends;
 mod metainfo;
 mod passwordinfo;
 mod persistence;
@@ -153,6 +154,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(
                     resource("/principals/{principal_id}/export")
                         .route(get().to(principal_data::export_principal)),
+                )
+                // Friend lists (DESIGN §14).
+                .service(
+                    resource("/principals/{principal_id}/friends")
+                        .route(get().to(friends::get_friends))
+                        .route(put().to(friends::set_friends)),
+                )
+                .service(
+                    resource("/principals/{principal_id}/friends/put")
+                        .route(post().to(friends::set_friends)),
                 ),
         )
         .service(resource("/download/{data_id}").route(get().to(urlinfo::follow_download_link)))

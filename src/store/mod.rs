@@ -32,6 +32,7 @@ pub type Store = Arc<dyn MetadataStore>;
 /// Every unit of work of a metadata backend.
 pub trait MetadataStore:
     Objects
+    + Friends
     + Uploads
     + Ratings
     + Persistence
@@ -209,6 +210,23 @@ pub trait Objects {
         ids: Vec<u64>,
         now: i64,
     ) -> Result<usize, StoreError>;
+}
+
+/// Units of work of `store/sqlite/friends.rs`: the friend lists of DESIGN §14.
+/// Permission checks read them through `domain::friends::FriendLists` in the
+/// transaction of the object they check.
+#[async_trait]
+pub trait Friends {
+    /// Replaces the friend list of `owner` (sorted, without duplicates); returns its length.
+    async fn set_friends(
+        &self,
+        namespace: String,
+        owner: u32,
+        friends: Vec<u32>,
+    ) -> Result<usize, StoreError>;
+
+    /// The friend list of `owner`, in increasing order; empty when it has none.
+    async fn friends(&self, namespace: String, owner: u32) -> Result<Vec<u32>, StoreError>;
 }
 
 /// Units of work of `store/sqlite/persistence.rs`.

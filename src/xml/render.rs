@@ -479,6 +479,29 @@ pub fn ratings_given(ratings: &[GivenRating], locks: &[RatingLock]) -> Vec<u8> {
     doc.finish()
 }
 
+/// `<friends length="n"><principal_id>…` (DESIGN §14): a friend list, in increasing order.
+pub fn friends(ids: &[u32]) -> Vec<u8> {
+    let mut doc = Doc::new();
+    let length = ids.len().to_string();
+    if ids.is_empty() {
+        doc.empty("friends", &[("length", &length)]);
+    } else {
+        doc.open("friends", &[("length", &length)]);
+        for id in ids {
+            doc.num("principal_id", id);
+        }
+        doc.close("friends");
+    }
+    doc.finish()
+}
+
+/// `<friends length="n"/>`: the answer of replacing a friend list.
+pub fn friends_set(length: usize) -> Vec<u8> {
+    let mut doc = Doc::new();
+    doc.empty("friends", &[("length", &length.to_string())]);
+    doc.finish()
+}
+
 /// `<erased>` answer of an erase: how many objects, files, ratings given and
 /// persistence slots went.
 pub fn erased(e: &Erased) -> Vec<u8> {

@@ -10,6 +10,7 @@ mod deleted_files;
 mod deploy;
 mod errors;
 mod fixtures;
+mod friends;
 mod garage;
 mod helpers;
 mod janitor;

@@ -29,7 +29,7 @@ impl Objects for SqliteStore {
             let mut out = Vec::with_capacity(ids.len());
             for id in ids {
                 if let Some(object) = load(conn, id)?
-                    && object.check_read(&caller, now).is_ok()
+                    && object.check_read(&caller, conn, now).is_ok()
                 {
                     out.push(object);
                 }
@@ -47,7 +47,7 @@ impl Objects for SqliteStore {
     ) -> Result<Object, StoreError> {
         self.read(move |conn| {
             let object = load(conn, id)?.ok_or_else(|| ApiError::not_found(id))?;
-            object.check_read(&caller, now)?;
+            object.check_read(&caller, conn, now)?;
             Ok(object)
         })
         .await
@@ -157,7 +157,7 @@ pub(crate) fn load_for_update(
     ids.iter()
         .map(|&id| {
             let object = load(conn, id)?.ok_or_else(|| ApiError::not_found(id))?;
-            object.check_update(caller, now)?;
+            object.check_update(caller, conn, now)?;
             Ok(object)
         })
         .collect()

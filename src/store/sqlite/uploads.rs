@@ -75,7 +75,7 @@ impl Uploads for SqliteStore {
             let mut out = Vec::with_capacity(ids.len());
             for &id in &ids {
                 let mut object = load(tx, id)?.ok_or_else(|| ApiError::not_found(id))?;
-                object.check_file_read(&caller, now)?;
+                object.check_file_read(&caller, tx, now)?;
                 object.refer(now);
                 tx.prepare_cached(
                     "UPDATE objects SET referred_count = ?2, referred_time = ?3, expire_time = ?4
