@@ -181,4 +181,22 @@ CREATE TABLE friends (
     PRIMARY KEY (namespace, owner_id, friend_id)
 ) WITHOUT ROWID;
 
+-- Notifications (DESIGN §15): one row per recipient of an object that became
+-- visible with use_notification_on_post. AUTOINCREMENT: ids only grow, so a
+-- client's `since` never skips one. They go with their object, or after 30 days.
+CREATE TABLE notifications (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    namespace     TEXT    NOT NULL,
+    recipient_id  INTEGER NOT NULL,
+    data_id       INTEGER NOT NULL REFERENCES objects (data_id) ON DELETE CASCADE,
+    owner_id      INTEGER NOT NULL,
+    type          INTEGER NOT NULL,   -- 0 post
+    created_time  INTEGER NOT NULL
+);
+-- A principal's notifications after an id, oldest first.
+CREATE INDEX notifications_recipient ON notifications (namespace, recipient_id, id);
+-- Removed with their object (the cascade) and by the janitor when old.
+CREATE INDEX notifications_data ON notifications (data_id);
+CREATE INDEX notifications_created ON notifications (created_time);
+
 PRAGMA user_version = 3;

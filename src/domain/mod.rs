@@ -4,6 +4,7 @@
 pub mod caller;
 pub mod friends;
 pub mod ids;
+pub mod notification;
 pub mod object;
 pub mod persistence;
 pub mod prepare;

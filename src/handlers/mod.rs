@@ -8,6 +8,7 @@ mod data;
 mod extract;
 mod friends;
 mod metainfo;
+mod notifications;
 mod passwordinfo;
 mod persistence;
 mod principal_data;
@@ -154,6 +155,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(
                     resource("/principals/{principal_id}/export")
                         .route(get().to(principal_data::export_principal)),
+                )
+                // Notifications (DESIGN §15).
+                .service(
+                    resource("/notifications").route(get().to(notifications::get_notifications)),
                 )
                 // Friend lists (DESIGN §14).
                 .service(

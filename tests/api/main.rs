@@ -15,6 +15,7 @@ mod garage;
 mod helpers;
 mod janitor;
 mod metainfo;
+mod notifications;
 mod passwordinfo;
 mod permissions;
 mod persistence;

@@ -9,6 +9,7 @@ use crate::domain::prepare::PrepareRequest;
 use crate::domain::rating::RatingTotals;
 use crate::domain::{Caller, DataFlags, Object, Permission, PermissionType, Status};
 use crate::error::ApiError;
+use crate::store::sqlite::notifications::notify_post;
 use crate::store::sqlite::{SqliteStore, persistence};
 use crate::store::{Objects, StoreError};
 use async_trait::async_trait;
@@ -84,8 +85,13 @@ impl Objects for SqliteStore {
         self.write(move |tx| {
             let objects = load_for_update(tx, &caller, &ids, now)?;
             for mut object in objects {
+                let before = object.status;
                 object.apply(&change, now);
                 update(tx, &object, &change)?;
+                // An approval makes the object visible: it is posted now (DESIGN §15).
+                if change.approves(before) {
+                    notify_post(tx, &object, now)?;
+                }
             }
             Ok(ids.len())
         })

@@ -4,9 +4,10 @@
 use rusqlite::params;
 
 use crate::domain::object::State;
-use crate::domain::{Caller, Object};
+use crate::domain::{Caller, Object, Status};
 use crate::error::ApiError;
 use crate::store::sqlite::SqliteStore;
+use crate::store::sqlite::notifications::notify_post;
 use crate::store::sqlite::objects::{load, sql_id};
 use crate::store::{SealedFile, StoreError, UploadState, Uploads};
 use async_trait::async_trait;
@@ -35,6 +36,7 @@ impl Uploads for SqliteStore {
         id: u64,
         file: SealedFile,
         created_after: i64,
+        now: i64,
     ) -> Result<(), StoreError> {
         self.write(move |tx| {
             let changed = tx
@@ -60,6 +62,12 @@ impl Uploads for SqliteStore {
                  WHERE data_id = ?1 AND version = 1",
             )?
             .execute(params![sql_id(id), file.key])?;
+            // Posted now, unless under review: then when a title approves it.
+            if let Some(object) = load(tx, id)?
+                && object.status == Status::None
+            {
+                notify_post(tx, &object, now)?;
+            }
             Ok(())
         })
         .await
