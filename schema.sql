@@ -169,3 +169,34 @@ CREATE INDEX objects_search_by_id ON objects (data_id, namespace, state, status,
 CREATE INDEX object_tags_by_tag ON object_tags (tag, data_id);
 
 PRAGMA user_version = 2;
+
+-- Friends and notifications (version 3)
+-- Friend lists (DESIGN §14), directed: friend_id is a friend of owner_id. The
+-- primary key answers "is C a friend of O?" for every permission check and for
+-- the friend conditions of a search, and lists O's friends in order.
+CREATE TABLE friends (
+    namespace  TEXT    NOT NULL,
+    owner_id   INTEGER NOT NULL,
+    friend_id  INTEGER NOT NULL,
+    PRIMARY KEY (namespace, owner_id, friend_id)
+) WITHOUT ROWID;
+
+-- Notifications (DESIGN §15): one row per recipient of an object that became
+-- visible with use_notification_on_post. AUTOINCREMENT: ids only grow, so a
+-- client's `since` never skips one. They go with their object, or after 30 days.
+CREATE TABLE notifications (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    namespace     TEXT    NOT NULL,
+    recipient_id  INTEGER NOT NULL,
+    data_id       INTEGER NOT NULL REFERENCES objects (data_id) ON DELETE CASCADE,
+    owner_id      INTEGER NOT NULL,
+    type          INTEGER NOT NULL,   -- 0 post
+    created_time  INTEGER NOT NULL
+);
+-- A principal's notifications after an id, oldest first.
+CREATE INDEX notifications_recipient ON notifications (namespace, recipient_id, id);
+-- Removed with their object (the cascade) and by the janitor when old.
+CREATE INDEX notifications_data ON notifications (data_id);
+CREATE INDEX notifications_created ON notifications (created_time);
+
+PRAGMA user_version = 3;

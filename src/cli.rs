@@ -124,11 +124,12 @@ fn purge(settings: Settings) -> CliResult {
         time::now(),
     ))?;
     println!(
-        "purged {} uploads never completed, {} expired objects, {} deleted objects, {} old versions; {} files removed",
+        "purged {} uploads never completed, {} expired objects, {} deleted objects, {} old versions, {} old notifications; {} files removed",
         report.rows.uploads,
         report.rows.expired,
         report.rows.deleted,
         report.versions,
+        report.notifications,
         report.files
     );
     Ok(())

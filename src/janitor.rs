@@ -1,5 +1,6 @@
 //! The janitor: removes uploads never completed, expired objects, deleted
-//! objects past the retention window and old file versions, with their files. It runs in the background
+//! objects past the retention window and old file versions, with their files,
+//! and notifications older than 30 days. It runs in the background
 //! (`NEXDS_JANITOR_SECS`) and once with `nexds purge`. Each batch is one short
 //! transaction on the writer, so requests are never held up for long.
 //!
@@ -10,7 +11,7 @@
 use std::time::Duration;
 
 use crate::blob::Blobs;
-use crate::domain::time;
+use crate::domain::{notification, time};
 use crate::error::ApiError;
 use crate::services::deletes::hide_deleted_files;
 use crate::store::Purged;
@@ -44,6 +45,8 @@ pub struct Report {
     pub files: usize,
     /// Files at upload keys that no upload can complete with any more.
     pub stale_uploads: usize,
+    /// Notifications older than 30 days (DESIGN §15).
+    pub notifications: usize,
 }
 
 /// Runs a pass every `interval_secs` seconds on the server's runtime. The first
@@ -96,6 +99,7 @@ async fn run_pass(
         versions: purge_versions(store, retention, now).await?,
         files: 0,
         stale_uploads: 0,
+        notifications: purge_notifications(store, now).await?,
     };
     report.files = delete_queued_files(store, blobs, now).await?;
     report.stale_uploads = delete_stale_uploads(blobs, now - retention.upload_timeout_secs).await?;
@@ -150,6 +154,20 @@ pub async fn purge_rows(store: &Store, retention: Retention, now: i64) -> Result
         total.expired += batch.expired;
         total.deleted += batch.deleted;
         if batch.uploads < BATCH && batch.expired < BATCH && batch.deleted < BATCH {
+            return Ok(total);
+        }
+    }
+}
+
+/// Removes notifications older than their retention in batches.
+pub async fn purge_notifications(store: &Store, now: i64) -> Result<usize, ApiError> {
+    let mut total = 0;
+    loop {
+        let removed = store
+            .purge_notifications(now - notification::RETENTION_SECS, BATCH)
+            .await?;
+        total += removed;
+        if removed < BATCH {
             return Ok(total);
         }
     }

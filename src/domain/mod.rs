@@ -2,7 +2,9 @@
 //! permissions, limits and expiry math (DESIGN §2–§4).
 
 pub mod caller;
+pub mod friends;
 pub mod ids;
+pub mod notification;
 pub mod object;
 pub mod persistence;
 pub mod prepare;

@@ -1,5 +1,6 @@
 //! A DataStore object and who may read or change it (DESIGN §3, §4).
 
+use crate::domain::friends::{FriendLists, NoFriends};
 use crate::domain::rating::RatingTotals;
 use crate::domain::{Caller, time};
 use crate::error::{ApiError, ErrorKind};
@@ -67,16 +68,22 @@ impl Permission {
         }
     }
 
-    /// Does this permission let `principal` (not the owner) through? There is no
-    /// friend list, so friend and specified_friend deny (DESIGN §3).
-    fn admits(&self, principal: u32) -> bool {
-        match self.kind {
+    /// Does this permission let `principal` (not the owner) through?
+    /// `is_friend` tells whether `principal` is a friend of the owner; it is
+    /// asked only for friend and specified_friend (DESIGN §3).
+    fn admits(
+        &self,
+        principal: u32,
+        is_friend: impl FnOnce() -> Result<bool, ApiError>,
+    ) -> Result<bool, ApiError> {
+        let recipient = || self.recipients.binary_search(&principal).is_ok();
+        Ok(match self.kind {
             PermissionType::Public => true,
-            PermissionType::Specified => self.recipients.binary_search(&principal).is_ok(),
-            PermissionType::Private | PermissionType::Friend | PermissionType::SpecifiedFriend => {
-                false
-            }
-        }
+            PermissionType::Specified => recipient(),
+            PermissionType::Friend => is_friend()?,
+            PermissionType::SpecifiedFriend => recipient() && is_friend()?,
+            PermissionType::Private => false,
+        })
     }
 }
 
@@ -221,7 +228,13 @@ impl Object {
     /// May `caller` read this object? A caller who may not gets NotFound, so
     /// existence is not revealed; a non-owner of a pending object gets
     /// UnderReviewing; rejected objects are NotFound to non-owners (DESIGN §4).
-    pub fn check_read(&self, caller: &Caller, now: i64) -> Result<(), ApiError> {
+    /// `friends` answers whether the caller is a friend of the owner (§14).
+    pub fn check_read(
+        &self,
+        caller: &Caller,
+        friends: &dyn FriendLists,
+        now: i64,
+    ) -> Result<(), ApiError> {
         if caller.namespace != self.namespace || !self.is_live(now) {
             return Err(ApiError::not_found(self.data_id));
         }
@@ -231,7 +244,11 @@ impl Object {
         if me == self.owner_id {
             return Ok(());
         }
-        if self.status == Status::Rejected || !self.access.admits(me) {
+        if self.status == Status::Rejected
+            || !self
+                .access
+                .admits(me, || self.is_friend_of_owner(friends, me))?
+        {
             return Err(ApiError::not_found(self.data_id));
         }
         if self.status == Status::Pending {
@@ -244,10 +261,20 @@ impl Object {
     }
 
     /// May `caller` change or delete this object? Read first, then update_permission.
-    pub fn check_update(&self, caller: &Caller, now: i64) -> Result<(), ApiError> {
-        self.check_read(caller, now)?;
+    pub fn check_update(
+        &self,
+        caller: &Caller,
+        friends: &dyn FriendLists,
+        now: i64,
+    ) -> Result<(), ApiError> {
+        self.check_read(caller, friends, now)?;
         match caller.principal {
-            Some(me) if me != self.owner_id && !self.update.admits(me) => {
+            Some(me)
+                if me != self.owner_id
+                    && !self
+                        .update
+                        .admits(me, || self.is_friend_of_owner(friends, me))? =>
+            {
                 Err(ApiError::permission_denied(format!(
                     "principal {me} may not update data_id {}",
                     self.data_id
@@ -255,6 +282,10 @@ impl Object {
             }
             _ => Ok(()),
         }
+    }
+
+    fn is_friend_of_owner(&self, friends: &dyn FriendLists, me: u32) -> Result<bool, ApiError> {
+        friends.is_friend(&self.namespace, self.owner_id, me)
     }
 
     /// Counts a download reference at `now` (urlinfo): referred_count and
@@ -272,9 +303,9 @@ impl Object {
         self.blob_key.is_some() && !self.flags.contains(DataFlags::NOT_USE_STORAGESERVER)
     }
 
-    /// Only the owner or a title token reads the passwords (DESIGN §4).
-    pub fn check_password_read(&self, caller: &Caller, now: i64) -> Result<(), ApiError> {
-        self.check_read(caller, now)?;
+    /// Only the owner or a title token reads the passwords (DESIGN §4); the
+    /// object is one the store found readable by `caller`.
+    pub fn check_password_read(&self, caller: &Caller) -> Result<(), ApiError> {
         if caller.owns(self.owner_id) {
             Ok(())
         } else {
@@ -287,14 +318,24 @@ impl Object {
 
     /// The object's file may be read: read permission, and a file to read
     /// (a meta-binary-only object has none: InvalidArgument, DESIGN §5).
-    pub fn check_file_read(&self, caller: &Caller, now: i64) -> Result<(), ApiError> {
-        self.check_read(caller, now)?;
+    pub fn check_file_read(
+        &self,
+        caller: &Caller,
+        friends: &dyn FriendLists,
+        now: i64,
+    ) -> Result<(), ApiError> {
+        self.check_read(caller, friends, now)?;
         self.check_has_file()
     }
 
     /// The object's file may be replaced or restored: update permission, and a file.
-    pub fn check_file_update(&self, caller: &Caller, now: i64) -> Result<(), ApiError> {
-        self.check_update(caller, now)?;
+    pub fn check_file_update(
+        &self,
+        caller: &Caller,
+        friends: &dyn FriendLists,
+        now: i64,
+    ) -> Result<(), ApiError> {
+        self.check_update(caller, friends, now)?;
         self.check_has_file()
     }
 
@@ -324,7 +365,8 @@ impl Object {
         }
         match self.state {
             State::Ready => {
-                self.check_update(caller, now)?;
+                // The caller owns the object: friendship changes nothing.
+                self.check_update(caller, &NoFriends, now)?;
                 Ok(false)
             }
             State::Deleted => Err(ApiError::not_found(id)),
@@ -480,31 +522,101 @@ mod tests {
     fn owner_always_passes_and_strangers_see_nothing_private() {
         let o = object(5, PermissionType::Private, PermissionType::Private);
         assert_eq!(
-            kind(o.check_update(&Caller::principal("default", 5), 2000)),
+            kind(o.check_update(&Caller::principal("default", 5), &NoFriends, 2000)),
             None
         );
         assert_eq!(
-            kind(o.check_read(&Caller::principal("default", 6), 2000)),
+            kind(o.check_read(&Caller::principal("default", 6), &NoFriends, 2000)),
             Some(ErrorKind::NotFound)
         );
-        assert_eq!(kind(o.check_update(&Caller::title("default"), 2000)), None);
+        assert_eq!(
+            kind(o.check_update(&Caller::title("default"), &NoFriends, 2000)),
+            None
+        );
     }
 
     #[test]
     fn specified_admits_recipients_and_friend_types_deny() {
         let o = object(5, PermissionType::Specified, PermissionType::Public);
         assert_eq!(
-            kind(o.check_read(&Caller::principal("default", 7), 2000)),
+            kind(o.check_read(&Caller::principal("default", 7), &NoFriends, 2000)),
             None
         );
         assert_eq!(
-            kind(o.check_read(&Caller::principal("default", 8), 2000)),
+            kind(o.check_read(&Caller::principal("default", 8), &NoFriends, 2000)),
             Some(ErrorKind::NotFound)
         );
         let f = object(5, PermissionType::Friend, PermissionType::Private);
         assert_eq!(
-            kind(f.check_read(&Caller::principal("default", 7), 2000)),
+            kind(f.check_read(&Caller::principal("default", 7), &NoFriends, 2000)),
             Some(ErrorKind::NotFound)
+        );
+    }
+
+    /// Friend lists as (owner, friend) pairs of namespace `default`.
+    struct Pairs(&'static [(u32, u32)]);
+
+    impl FriendLists for Pairs {
+        fn is_friend(&self, namespace: &str, owner: u32, friend: u32) -> Result<bool, ApiError> {
+            Ok(namespace == "default" && self.0.contains(&(owner, friend)))
+        }
+    }
+
+    #[test]
+    fn friend_types_admit_friends_of_the_owner_and_specified_friend_also_needs_the_list() {
+        // 7 and 8 are friends of 5; 7 is the recipient; 9 is nobody; 5 is not 7's friend.
+        let friends = Pairs(&[(5, 7), (5, 8), (7, 5)]);
+        let read = |access, who| {
+            let o = object(5, access, PermissionType::Private);
+            kind(o.check_read(&Caller::principal("default", who), &friends, 2000))
+        };
+        let not_found = Some(ErrorKind::NotFound);
+        assert_eq!(read(PermissionType::Friend, 7), None);
+        assert_eq!(read(PermissionType::Friend, 8), None);
+        assert_eq!(read(PermissionType::Friend, 9), not_found);
+        assert_eq!(read(PermissionType::SpecifiedFriend, 7), None);
+        assert_eq!(read(PermissionType::SpecifiedFriend, 8), not_found);
+        assert_eq!(read(PermissionType::SpecifiedFriend, 9), not_found);
+        // Directed: 5 lists 7, which is not 7 listing 5.
+        let o = object(7, PermissionType::Friend, PermissionType::Private);
+        assert_eq!(
+            kind(o.check_read(&Caller::principal("default", 5), &friends, 2000)),
+            None
+        );
+        let o = object(8, PermissionType::Friend, PermissionType::Private);
+        assert_eq!(
+            kind(o.check_read(&Caller::principal("default", 5), &friends, 2000)),
+            not_found
+        );
+        // A friend of the owner in another namespace is nobody here.
+        let mut o = object(5, PermissionType::Friend, PermissionType::Private);
+        o.namespace = "other".into();
+        assert_eq!(
+            kind(o.check_read(&Caller::principal("other", 7), &friends, 2000)),
+            not_found
+        );
+    }
+
+    #[test]
+    fn friend_update_permissions_let_friends_change_what_they_may_read() {
+        let friends = Pairs(&[(5, 7), (5, 8)]);
+        let o = object(5, PermissionType::Public, PermissionType::Friend);
+        assert_eq!(
+            kind(o.check_update(&Caller::principal("default", 8), &friends, 2000)),
+            None
+        );
+        assert_eq!(
+            kind(o.check_update(&Caller::principal("default", 9), &friends, 2000)),
+            Some(ErrorKind::PermissionDenied)
+        );
+        let o = object(5, PermissionType::Public, PermissionType::SpecifiedFriend);
+        assert_eq!(
+            kind(o.check_update(&Caller::principal("default", 7), &friends, 2000)),
+            None
+        );
+        assert_eq!(
+            kind(o.check_update(&Caller::principal("default", 8), &friends, 2000)),
+            Some(ErrorKind::PermissionDenied)
         );
     }
 
@@ -512,7 +624,7 @@ mod tests {
     fn readers_without_update_permission_are_denied() {
         let o = object(5, PermissionType::Public, PermissionType::Private);
         assert_eq!(
-            kind(o.check_update(&Caller::principal("default", 9), 2000)),
+            kind(o.check_update(&Caller::principal("default", 9), &NoFriends, 2000)),
             Some(ErrorKind::PermissionDenied)
         );
     }
@@ -522,16 +634,16 @@ mod tests {
         let mut o = object(5, PermissionType::Public, PermissionType::Public);
         o.status = Status::Pending;
         assert_eq!(
-            kind(o.check_read(&Caller::principal("default", 9), 2000)),
+            kind(o.check_read(&Caller::principal("default", 9), &NoFriends, 2000)),
             Some(ErrorKind::UnderReviewing)
         );
         assert_eq!(
-            kind(o.check_read(&Caller::principal("default", 5), 2000)),
+            kind(o.check_read(&Caller::principal("default", 5), &NoFriends, 2000)),
             None
         );
         o.status = Status::Rejected;
         assert_eq!(
-            kind(o.check_read(&Caller::principal("default", 9), 2000)),
+            kind(o.check_read(&Caller::principal("default", 9), &NoFriends, 2000)),
             Some(ErrorKind::NotFound)
         );
     }
@@ -540,11 +652,11 @@ mod tests {
     fn other_namespaces_and_expired_objects_are_not_found() {
         let o = object(5, PermissionType::Public, PermissionType::Public);
         assert_eq!(
-            kind(o.check_read(&Caller::title("other"), 2000)),
+            kind(o.check_read(&Caller::title("other"), &NoFriends, 2000)),
             Some(ErrorKind::NotFound)
         );
         assert_eq!(
-            kind(o.check_read(&Caller::title("default"), o.expire_time)),
+            kind(o.check_read(&Caller::title("default"), &NoFriends, o.expire_time)),
             Some(ErrorKind::NotFound)
         );
     }

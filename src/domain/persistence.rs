@@ -1,6 +1,7 @@
 //! Persistence slots (DESIGN §7): what a slot holds, as the API shows it, and
 //! who may put what in it.
 
+use crate::domain::friends::FriendLists;
 use crate::domain::{Caller, Object};
 use crate::error::{ApiError, ErrorKind};
 
@@ -27,10 +28,11 @@ pub fn check_acts_for(caller: &Caller, principal: u32) -> Result<(), ApiError> {
 pub fn check_perpetuate(
     object: &Object,
     caller: &Caller,
+    friends: &dyn FriendLists,
     principal: u32,
     now: i64,
 ) -> Result<(), ApiError> {
-    object.check_read(caller, now)?;
+    object.check_read(caller, friends, now)?;
     if object.owner_id != principal {
         return Err(ApiError::not_allowed(format!(
             "data_id {} is owned by {}, not by principal {principal}",

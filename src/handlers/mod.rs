@@ -6,7 +6,9 @@
 mod admin;
 mod data;
 mod extract;
+mod friends;
 mod metainfo;
+mod notifications;
 mod operations;
 mod passwordinfo;
 mod persistence;
@@ -155,6 +157,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(
                     resource("/principals/{principal_id}/export")
                         .route(get().to(principal_data::export_principal)),
+                )
+                // Notifications (DESIGN §15).
+                .service(
+                    resource("/notifications").route(get().to(notifications::get_notifications)),
+                )
+                // Friend lists (DESIGN §14).
+                .service(
+                    resource("/principals/{principal_id}/friends")
+                        .route(get().to(friends::get_friends))
+                        .route(put().to(friends::set_friends)),
+                )
+                .service(
+                    resource("/principals/{principal_id}/friends/put")
+                        .route(post().to(friends::set_friends)),
                 ),
         )
         // The operator's endpoints (DESIGN §12, README "Operating nexds").

@@ -23,7 +23,7 @@ pub async fn get_passwordinfo(
 ) -> Result<HttpResponse, ApiError> {
     let now = time::now();
     let object = state.store.readable_object(caller.clone(), id, now).await?;
-    object.check_password_read(&caller, now)?;
+    object.check_password_read(&caller)?;
     Ok(xml(render::passwordinfos(&[object])))
 }
 
@@ -40,6 +40,6 @@ pub async fn get_passwordinfos(
         .store
         .visible_objects(caller.clone(), ids, now)
         .await?;
-    objects.retain(|o| o.check_password_read(&caller, now).is_ok());
+    objects.retain(|o| o.check_password_read(&caller).is_ok());
     Ok(xml(render::passwordinfos(&objects)))
 }

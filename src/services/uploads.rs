@@ -95,8 +95,9 @@ impl Services {
             }
         };
         // The deadline again, from the time the file was found (DESIGN §5).
+        let found = time::now();
         self.store
-            .finish_upload(id, file, time::now() - self.upload_timeout_secs)
+            .finish_upload(id, file, found - self.upload_timeout_secs, found)
             .await?;
         metrics::counter!(telemetry::UPLOADS_COMPLETED).increment(1);
         Ok(())

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::domain::notification::{Notification, NotificationQuery};
 use crate::domain::object::Change;
 use crate::domain::persistence::PersistenceInfo;
 use crate::domain::prepare::PrepareRequest;
@@ -33,6 +34,8 @@ pub type Store = Arc<dyn MetadataStore>;
 /// Every unit of work of a metadata backend.
 pub trait MetadataStore:
     Objects
+    + Friends
+    + Notifications
     + Uploads
     + Ratings
     + Persistence
@@ -217,6 +220,40 @@ pub trait Objects {
         ids: Vec<u64>,
         now: i64,
     ) -> Result<usize, StoreError>;
+}
+
+/// Units of work of `store/sqlite/friends.rs`: the friend lists of DESIGN §14.
+/// Permission checks read them through `domain::friends::FriendLists` in the
+/// transaction of the object they check.
+#[async_trait]
+pub trait Friends {
+    /// Replaces the friend list of `owner` (sorted, without duplicates); returns its length.
+    async fn set_friends(
+        &self,
+        namespace: String,
+        owner: u32,
+        friends: Vec<u32>,
+    ) -> Result<usize, StoreError>;
+
+    /// The friend list of `owner`, in increasing order; empty when it has none.
+    async fn friends(&self, namespace: String, owner: u32) -> Result<Vec<u32>, StoreError>;
+}
+
+/// Units of work of `store/sqlite/notifications.rs` (DESIGN §15). They are
+/// written by the unit of work that makes an object visible (`finish_upload`, and
+/// `change_objects` when a title approves), in its transaction.
+#[async_trait]
+pub trait Notifications {
+    /// Up to `query.limit` notifications of `query.recipient` in `namespace` with
+    /// an id above `query.since`, oldest first.
+    async fn notifications(
+        &self,
+        namespace: String,
+        query: NotificationQuery,
+    ) -> Result<Vec<Notification>, StoreError>;
+
+    /// Removes up to `limit` notifications made before `before`; returns how many.
+    async fn purge_notifications(&self, before: i64, limit: usize) -> Result<usize, StoreError>;
 }
 
 /// Units of work of `store/sqlite/persistence.rs`.
@@ -435,12 +472,14 @@ pub trait Uploads {
     /// Makes an uploaded object visible with its sealed file, if it was created
     /// after `created_after`. The deadline is checked again here, on the writer, so
     /// an upload the janitor may already be dropping (file first) never becomes
-    /// visible without its file.
+    /// visible without its file. An object not under review is posted now: its
+    /// notifications are written in the same transaction (DESIGN §15).
     async fn finish_upload(
         &self,
         id: u64,
         file: SealedFile,
         created_after: i64,
+        now: i64,
     ) -> Result<(), StoreError>;
 
     /// Counts a download reference on each object (urlinfo), all or nothing, and

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use crate::blob::UploadForm;
+use crate::domain::notification::Notification;
 use crate::domain::persistence::PersistenceInfo;
 use crate::domain::principal_data::{
     Erased, GivenRating, OwnedObject, PrincipalData, RatingLock, export_file_path,
@@ -475,6 +476,51 @@ pub fn ratings_given(ratings: &[GivenRating], locks: &[RatingLock]) -> Vec<u8> {
             doc.close("rating_lock");
         }
         doc.close("rating_locks");
+    }
+    doc.finish()
+}
+
+/// `<friends length="n"><principal_id>…` (DESIGN §14): a friend list, in increasing order.
+pub fn friends(ids: &[u32]) -> Vec<u8> {
+    let mut doc = Doc::new();
+    let length = ids.len().to_string();
+    if ids.is_empty() {
+        doc.empty("friends", &[("length", &length)]);
+    } else {
+        doc.open("friends", &[("length", &length)]);
+        for id in ids {
+            doc.num("principal_id", id);
+        }
+        doc.close("friends");
+    }
+    doc.finish()
+}
+
+/// `<friends length="n"/>`: the answer of replacing a friend list.
+pub fn friends_set(length: usize) -> Vec<u8> {
+    let mut doc = Doc::new();
+    doc.empty("friends", &[("length", &length.to_string())]);
+    doc.finish()
+}
+
+/// `<notifications length="n"><notification>…` (DESIGN §15), oldest first.
+pub fn notifications(list: &[Notification]) -> Vec<u8> {
+    let mut doc = Doc::new();
+    let length = list.len().to_string();
+    if list.is_empty() {
+        doc.empty("notifications", &[("length", &length)]);
+    } else {
+        doc.open("notifications", &[("length", &length)]);
+        for n in list {
+            doc.open("notification", &[]);
+            doc.num("id", n.id);
+            doc.num("data_id", n.data_id);
+            doc.num("owner_id", n.owner_id);
+            doc.text("type", n.kind.name());
+            doc.text("time", &time::format(n.time));
+            doc.close("notification");
+        }
+        doc.close("notifications");
     }
     doc.finish()
 }

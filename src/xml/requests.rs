@@ -3,6 +3,7 @@
 
 use std::marker::PhantomData;
 
+use crate::domain::friends;
 use crate::domain::object::Change;
 use crate::domain::prepare::{PersistenceInit, PrepareRequest};
 use crate::domain::rating::{self, LockType, RateParam, RatingInit};
@@ -194,6 +195,33 @@ impl FromXml for UnperpetuateRequest {
     fn from_empty() -> Option<Self> {
         Some(UnperpetuateRequest {
             delete_last_object: false,
+        })
+    }
+}
+
+/// `<friends><principal_id>…` (DESIGN §14): a whole friend list; `<friends/>` is empty.
+pub struct FriendsRequest {
+    /// Sorted, without duplicates.
+    pub friends: Vec<u32>,
+}
+
+impl FromXml for FriendsRequest {
+    const ROOT: &'static str = "friends";
+    fn from_xml(doc: &Element) -> Result<Self, ApiError> {
+        let items: Vec<&Element> = doc.children("principal_id").collect();
+        if items.len() > friends::FRIENDS_MAX {
+            return Err(ApiError::invalid(format!(
+                "{} <principal_id> elements, a friend list holds at most {}",
+                items.len(),
+                friends::FRIENDS_MAX
+            )));
+        }
+        let ids = items
+            .into_iter()
+            .map(|e| domain::check_principal(e.uint()?, "principal_id"))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(FriendsRequest {
+            friends: friends::check_friend_list(ids)?,
         })
     }
 }

@@ -61,7 +61,7 @@ fn specified_permissions_admit_their_recipients_only() {
 }
 
 #[test]
-fn friend_permissions_deny_everyone_but_the_owner() {
+fn friend_permissions_deny_principals_when_the_owner_has_no_friend_list() {
     let app = spawn_app();
     let owner = app.principal(100);
     let other = app.principal(101);

@@ -3,6 +3,8 @@
 //! fight over the lock; each unit of work runs off the async threads with its
 //! transaction inside. Everything that knows rusqlite is in this folder.
 
+pub mod friends;
+pub mod notifications;
 pub mod objects;
 pub mod persistence;
 pub mod principal_data;
@@ -29,7 +31,7 @@ use crate::telemetry;
 /// The whole current schema, for a new database.
 const SCHEMA: &str = include_str!("../../../schema.sql");
 /// The `PRAGMA user_version` that `schema.sql` creates.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// The upgrade to `version`: the part of `schema.sql` from the comment line that
 /// marks `(version N)` to the next such mark, so an upgraded database gets exactly
@@ -353,47 +355,54 @@ mod tests {
             .unwrap()
     }
 
-    #[test]
-    fn a_version_1_database_upgrades_to_the_schema_of_a_new_one() {
-        // Version 1 is schema.sql without what version 2 added.
+    /// schema.sql as it was at `version`: everything before the mark of the next.
+    fn schema_at(version: i64) -> String {
         let cut = SCHEMA
             .lines()
-            .position(|l| l.starts_with("--") && l.contains("(version 2)"))
+            .position(|l| l.starts_with("--") && l.contains(&format!("(version {})", version + 1)))
             .unwrap();
-        let mut v1: String = SCHEMA.lines().take(cut).map(|l| format!("{l}\n")).collect();
-        v1.push_str("PRAGMA user_version = 1;\n");
-        let old = tempfile::tempdir().unwrap();
-        let conn = Connection::open(old.path().join("nexds.db")).unwrap();
-        conn.execute_batch(&v1).unwrap();
-        conn.execute(
-            "INSERT INTO objects (namespace, owner_id, size, data_type, period, access_type,
-                update_type, state, created_time, updated_time, referred_time, expire_time,
-                access_password, update_password)
-             VALUES ('default', 100, 0, 7, 90, 0, 3, 1, 1, 1, 1, 2, 1, 1)",
-            [],
-        )
-        .unwrap();
-        drop(conn);
-        assert!(
-            !schema_rows(old.path())
-                .iter()
-                .any(|r| r.1 == "objects_search_by_type")
-        );
+        let mut old: String = SCHEMA.lines().take(cut).map(|l| format!("{l}\n")).collect();
+        old.push_str(&format!("PRAGMA user_version = {version};\n"));
+        old
+    }
 
-        let store = SqliteStore::open(old.path(), Durability::Normal).unwrap();
-        let version: i64 = store
-            .read_blocking(|c| Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?))
-            .unwrap();
-        assert_eq!(version, SCHEMA_VERSION);
-        let kept: i64 = store
-            .read_blocking(|c| Ok(c.query_row("SELECT count(*) FROM objects", [], |r| r.get(0))?))
-            .unwrap();
-        assert_eq!(kept, 1);
-        drop(store);
-
+    #[test]
+    fn every_older_database_upgrades_to_the_schema_of_a_new_one() {
         let new = tempfile::tempdir().unwrap();
         drop(SqliteStore::open(new.path(), Durability::Normal).unwrap());
-        assert_eq!(schema_rows(old.path()), schema_rows(new.path()));
+        for version in 1..SCHEMA_VERSION {
+            let old = tempfile::tempdir().unwrap();
+            let conn = Connection::open(old.path().join("nexds.db")).unwrap();
+            conn.execute_batch(&schema_at(version)).unwrap();
+            conn.execute(
+                "INSERT INTO objects (namespace, owner_id, size, data_type, period, access_type,
+                    update_type, state, created_time, updated_time, referred_time, expire_time,
+                    access_password, update_password)
+                 VALUES ('default', 100, 0, 7, 90, 0, 3, 1, 1, 1, 1, 2, 1, 1)",
+                [],
+            )
+            .unwrap();
+            drop(conn);
+            assert_ne!(schema_rows(old.path()), schema_rows(new.path()));
+
+            let store = SqliteStore::open(old.path(), Durability::Normal).unwrap();
+            let upgraded: i64 = store
+                .read_blocking(|c| Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?))
+                .unwrap();
+            assert_eq!(upgraded, SCHEMA_VERSION);
+            let kept: i64 = store
+                .read_blocking(|c| {
+                    Ok(c.query_row("SELECT count(*) FROM objects", [], |r| r.get(0))?)
+                })
+                .unwrap();
+            assert_eq!(kept, 1, "from version {version}");
+            drop(store);
+            assert_eq!(
+                schema_rows(old.path()),
+                schema_rows(new.path()),
+                "from version {version}"
+            );
+        }
     }
 
     #[test]
@@ -402,6 +411,13 @@ mod tests {
         assert!(v2.starts_with("-- Search indexes (version 2)"), "{v2}");
         assert!(v2.contains("CREATE INDEX objects_search_by_type"));
         assert!(!v2.contains("CREATE TABLE"));
+        let v3 = upgrade_sql(3).unwrap();
+        assert!(
+            v3.starts_with("-- Friends and notifications (version 3)"),
+            "{v3}"
+        );
+        assert!(v3.contains("CREATE TABLE friends"));
+        assert!(!v3.contains("objects_search_by_type"));
         assert!(upgrade_sql(SCHEMA_VERSION + 1).is_none());
         for version in 2..=SCHEMA_VERSION {
             assert!(upgrade_sql(version).is_some(), "version {version}");

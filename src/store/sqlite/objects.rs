@@ -10,6 +10,7 @@ use crate::domain::quota::{Quota, Usage};
 use crate::domain::rating::RatingTotals;
 use crate::domain::{Caller, DataFlags, Object, Permission, PermissionType, Status};
 use crate::error::ApiError;
+use crate::store::sqlite::notifications::notify_post;
 use crate::store::sqlite::{SqliteStore, persistence};
 use crate::store::{Objects, StoreError};
 use async_trait::async_trait;
@@ -30,7 +31,7 @@ impl Objects for SqliteStore {
             let mut out = Vec::with_capacity(ids.len());
             for id in ids {
                 if let Some(object) = load(conn, id)?
-                    && object.check_read(&caller, now).is_ok()
+                    && object.check_read(&caller, conn, now).is_ok()
                 {
                     out.push(object);
                 }
@@ -48,7 +49,7 @@ impl Objects for SqliteStore {
     ) -> Result<Object, StoreError> {
         self.read(move |conn| {
             let object = load(conn, id)?.ok_or_else(|| ApiError::not_found(id))?;
-            object.check_read(&caller, now)?;
+            object.check_read(&caller, conn, now)?;
             Ok(object)
         })
         .await
@@ -95,8 +96,13 @@ impl Objects for SqliteStore {
                 check_meta_quota(tx, &quota, &objects, meta.len() as u64, now)?;
             }
             for mut object in objects {
+                let before = object.status;
                 object.apply(&change, now);
                 update(tx, &object, &change)?;
+                // An approval makes the object visible: it is posted now (DESIGN §15).
+                if change.approves(before) {
+                    notify_post(tx, &object, now)?;
+                }
             }
             Ok(ids.len())
         })
@@ -238,7 +244,7 @@ pub(crate) fn load_for_update(
     ids.iter()
         .map(|&id| {
             let object = load(conn, id)?.ok_or_else(|| ApiError::not_found(id))?;
-            object.check_update(caller, now)?;
+            object.check_update(caller, conn, now)?;
             Ok(object)
         })
         .collect()

@@ -24,7 +24,7 @@ impl Persistence for SqliteStore {
             let mut out = Vec::new();
             for slot in slots {
                 if let Some(object) = held(conn, &caller.namespace, principal, slot)?
-                    && object.check_read(&caller, now).is_ok()
+                    && object.check_read(&caller, conn, now).is_ok()
                 {
                     out.push(PersistenceInfo {
                         principal_id: principal,
@@ -48,7 +48,7 @@ impl Persistence for SqliteStore {
         self.read(move |conn| {
             let object = held(conn, &caller.namespace, principal, slot)?
                 .ok_or_else(|| persistence::empty_slot(principal, slot))?;
-            object.check_read(&caller, now)?;
+            object.check_read(&caller, conn, now)?;
             Ok(PersistenceInfo {
                 principal_id: principal,
                 slot,
@@ -70,7 +70,7 @@ impl Persistence for SqliteStore {
         persistence::check_acts_for(&caller, principal)?;
         self.write(move |tx| {
             let object = load(tx, data_id)?.ok_or_else(|| ApiError::not_found(data_id))?;
-            persistence::check_perpetuate(&object, &caller, principal, now)?;
+            persistence::check_perpetuate(&object, &caller, tx, principal, now)?;
             let current = held(tx, &caller.namespace, principal, slot)?;
             if current.as_ref().is_some_and(|o| o.data_id == data_id) {
                 return Ok(());

@@ -164,7 +164,13 @@ impl Principals for SqliteStore {
             for file in &files {
                 queue.execute(params![file.key, file.due])?;
             }
-            // Tags, recipients, rating slots and the ratings others gave go by cascade.
+            // The notifications the principal got; those of its objects go with them.
+            tx.prepare_cached(
+                "DELETE FROM notifications WHERE namespace = ?1 AND recipient_id = ?2",
+            )?
+            .execute(params![namespace, principal])?;
+            // Tags, recipients, rating slots, notifications and the ratings others
+            // gave go by cascade.
             let objects = tx
                 .prepare_cached(ERASE_OBJECTS_SQL)?
                 .execute(params![namespace, principal])?;

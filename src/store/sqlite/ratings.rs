@@ -26,7 +26,7 @@ impl Ratings for SqliteStore {
             let mut out = Vec::with_capacity(params.len());
             for p in &params {
                 let object = load(tx, p.data_id)?.ok_or_else(|| ApiError::not_found(p.data_id))?;
-                object.check_read(&caller, now)?;
+                object.check_read(&caller, tx, now)?;
                 let mut rating = load_rating(tx, p.data_id, p.slot)?.ok_or_else(|| {
                     ApiError::invalid(format!(
                         "rating slot {} of data_id {} is not initialised",

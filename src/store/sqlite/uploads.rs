@@ -4,9 +4,10 @@
 use rusqlite::params;
 
 use crate::domain::object::State;
-use crate::domain::{Caller, Object};
+use crate::domain::{Caller, Object, Status};
 use crate::error::ApiError;
 use crate::store::sqlite::SqliteStore;
+use crate::store::sqlite::notifications::notify_post;
 use crate::store::sqlite::objects::{load, sql_id};
 use crate::store::{SealedFile, StoreError, UploadState, Uploads};
 use async_trait::async_trait;
@@ -35,6 +36,7 @@ impl Uploads for SqliteStore {
         id: u64,
         file: SealedFile,
         created_after: i64,
+        now: i64,
     ) -> Result<(), StoreError> {
         self.write(move |tx| {
             let changed = tx
@@ -60,6 +62,12 @@ impl Uploads for SqliteStore {
                  WHERE data_id = ?1 AND version = 1",
             )?
             .execute(params![sql_id(id), file.key])?;
+            // Posted now, unless under review: then when a title approves it.
+            if let Some(object) = load(tx, id)?
+                && object.status == Status::None
+            {
+                notify_post(tx, &object, now)?;
+            }
             Ok(())
         })
         .await
@@ -75,7 +83,7 @@ impl Uploads for SqliteStore {
             let mut out = Vec::with_capacity(ids.len());
             for &id in &ids {
                 let mut object = load(tx, id)?.ok_or_else(|| ApiError::not_found(id))?;
-                object.check_file_read(&caller, now)?;
+                object.check_file_read(&caller, tx, now)?;
                 object.refer(now);
                 tx.prepare_cached(
                     "UPDATE objects SET referred_count = ?2, referred_time = ?3, expire_time = ?4

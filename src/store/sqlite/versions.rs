@@ -22,7 +22,7 @@ fn updatable_with_file(
     now: i64,
 ) -> Result<Object, ApiError> {
     let object = load(conn, id)?.ok_or_else(|| ApiError::not_found(id))?;
-    object.check_file_update(caller, now)?;
+    object.check_file_update(caller, conn, now)?;
     Ok(object)
 }
 
@@ -141,7 +141,7 @@ impl Versions for SqliteStore {
     ) -> Result<(Object, Vec<VersionInfo>), StoreError> {
         self.read(move |conn| {
             let object = load(conn, id)?.ok_or_else(|| ApiError::not_found(id))?;
-            object.check_file_read(&caller, now)?;
+            object.check_file_read(&caller, conn, now)?;
             let versions = stored_versions(conn, id)?;
             Ok((object, versions))
         })
