@@ -10,6 +10,7 @@ pub mod principal_data;
 pub mod rating;
 pub mod search;
 pub mod time;
+pub mod webhook;
 
 pub use caller::Caller;
 pub use ids::{DataId, PersistenceSlot, PrincipalId, RatingSlot, Version};

@@ -4,7 +4,8 @@
 use rusqlite::params;
 
 use crate::domain::object::State;
-use crate::domain::{Caller, Object};
+use crate::domain::webhook::created_events;
+use crate::domain::{Caller, Object, time};
 use crate::error::ApiError;
 use crate::store::sqlite::SqliteStore;
 use crate::store::sqlite::objects::{load, sql_id};
@@ -36,6 +37,7 @@ impl Uploads for SqliteStore {
         file: SealedFile,
         created_after: i64,
     ) -> Result<(), StoreError> {
+        let outbox = self.outbox();
         self.write(move |tx| {
             let changed = tx
                 .prepare_cached(
@@ -60,6 +62,9 @@ impl Uploads for SqliteStore {
                  WHERE data_id = ?1 AND version = 1",
             )?
             .execute(params![sql_id(id), file.key])?;
+            if let Some(object) = load(tx, id)? {
+                outbox.enqueue_all(tx, created_events(&object, time::now()))?;
+            }
             Ok(())
         })
         .await
