@@ -182,6 +182,14 @@ impl Delivery {
     }
 }
 
+/// `X-Nexds-Signature`: `sha256=` and the hex HMAC-SHA256 of the body with the secret.
+pub fn signature(secret: &[u8], body: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).expect("HMAC takes any key");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
 /// When failed deliveries are tried again: `first` after the first failure,
 /// doubling up to `cap`, until `give_up` after the event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -263,6 +271,15 @@ mod tests {
         assert_eq!(
             delivery().body(),
             r#"{"id":7,"type":"review.decided","namespace":"default","data_id":1000000,"owner_id":100,"time":"2013-01-01T00:00:00Z","status":"none"}"#
+        );
+    }
+
+    #[test]
+    fn the_signature_is_the_hmac_sha256_of_the_body() {
+        // RFC 4231, test case 2.
+        assert_eq!(
+            signature(b"Jefe", b"what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
     }
 

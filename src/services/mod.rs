@@ -8,6 +8,7 @@ pub mod downloads;
 pub mod principal_data;
 pub mod uploads;
 pub mod versions;
+pub mod webhooks;
 
 use crate::blob::Blobs;
 use crate::store::Store;

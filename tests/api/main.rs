@@ -29,3 +29,4 @@ mod storage;
 mod tools;
 mod uploads;
 mod versions;
+mod webhooks;
