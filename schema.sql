@@ -200,3 +200,28 @@ CREATE INDEX notifications_data ON notifications (data_id);
 CREATE INDEX notifications_created ON notifications (created_time);
 
 PRAGMA user_version = 3;
+
+-- Webhook outbox (version 4)
+-- Events for NEXDS_WEBHOOK_URL (README, Webhooks), each written in the transaction of
+-- the change it reports. A row goes when its POST got a 2xx, or after 24 h of failed
+-- attempts. AUTOINCREMENT: the id is the delivery id receivers deduplicate by, never reused.
+-- Times here are UNIX milliseconds, but event_time (seconds, like every other time).
+CREATE TABLE webhook_outbox (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_type     TEXT    NOT NULL,    -- object.created, review.decided, notification, ...
+    namespace      TEXT    NOT NULL,
+    data_id        INTEGER NOT NULL,    -- no foreign key: the event outlives a purged object
+    owner_id       INTEGER NOT NULL,
+    event_time     INTEGER NOT NULL,
+    extra          TEXT    NOT NULL DEFAULT '{}',  -- further body fields, one JSON object
+    attempts       INTEGER NOT NULL DEFAULT 0,
+    next_attempt   INTEGER NOT NULL DEFAULT 0,     -- not sent before this (backoff)
+    claimed_until  INTEGER NOT NULL DEFAULT 0,     -- a node is sending it until this lease ends
+    last_error     TEXT
+);
+-- Events of one object in order: only the oldest undelivered one may be sent.
+CREATE INDEX webhook_outbox_object ON webhook_outbox (data_id, id);
+-- Due events, found by every node's delivery task.
+CREATE INDEX webhook_outbox_due ON webhook_outbox (next_attempt);
+
+PRAGMA user_version = 4;

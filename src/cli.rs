@@ -139,7 +139,12 @@ fn purge(settings: Settings) -> CliResult {
 fn open_data(
     settings: &Settings,
 ) -> Result<(Store, crate::blob::Blobs), Box<dyn std::error::Error>> {
-    let store = store::open(&settings.data_dir, settings.durability)?;
+    // An erase beside the server reports its deletions as the server would.
+    let store = store::open_with_webhooks(
+        &settings.data_dir,
+        settings.durability,
+        settings.webhook_url.is_some(),
+    )?;
     let public_url = settings
         .public_url
         .clone()

@@ -120,6 +120,19 @@ pub struct Settings {
     /// When set, `GET /metrics` needs `Authorization: Bearer <this>`
     /// (`NEXDS_METRICS_TOKEN`); open otherwise.
     pub metrics_token: Option<String>,
+    /// Where every webhook event is POSTed (`NEXDS_WEBHOOK_URL`, `http://…`); no
+    /// events are recorded or sent when unset.
+    pub webhook_url: Option<String>,
+    /// Key of the events' HMAC-SHA256 signature (`NEXDS_WEBHOOK_SECRET`); required
+    /// with `webhook_url`.
+    pub webhook_secret: Option<String>,
+    /// Seconds before the first retry of a failed event, doubling after each failure
+    /// (`NEXDS_WEBHOOK_RETRY_SECS`, fractions allowed).
+    pub webhook_retry_secs: f64,
+    /// The longest wait between two retries, in seconds (`NEXDS_WEBHOOK_RETRY_MAX_SECS`).
+    pub webhook_retry_max_secs: f64,
+    /// Seconds a receiver has to answer one event (`NEXDS_WEBHOOK_TIMEOUT_SECS`).
+    pub webhook_timeout_secs: u64,
 }
 
 impl Default for Settings {
@@ -156,6 +169,11 @@ impl Default for Settings {
             link_secret: None,
             log_format: LogFormat::Text,
             metrics_token: None,
+            webhook_url: None,
+            webhook_secret: None,
+            webhook_retry_secs: 1.0,
+            webhook_retry_max_secs: 600.0,
+            webhook_timeout_secs: 10,
         }
     }
 }
@@ -203,6 +221,14 @@ impl fmt::Debug for Settings {
                 "metrics_token",
                 &self.metrics_token.as_ref().map(|_| "<redacted>"),
             )
+            .field("webhook_url", &self.webhook_url)
+            .field(
+                "webhook_secret",
+                &self.webhook_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("webhook_retry_secs", &self.webhook_retry_secs)
+            .field("webhook_retry_max_secs", &self.webhook_retry_max_secs)
+            .field("webhook_timeout_secs", &self.webhook_timeout_secs)
             .finish()
     }
 }
@@ -243,6 +269,11 @@ struct FileSettings {
     link_secret: Option<String>,
     log_format: Option<LogFormat>,
     metrics_token: Option<String>,
+    webhook_url: Option<String>,
+    webhook_secret: Option<String>,
+    webhook_retry_secs: Option<f64>,
+    webhook_retry_max_secs: Option<f64>,
+    webhook_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -313,6 +344,13 @@ impl Settings {
             link_secret: file.link_secret,
             log_format: file.log_format.unwrap_or(d.log_format),
             metrics_token: file.metrics_token,
+            webhook_url: file.webhook_url,
+            webhook_secret: file.webhook_secret,
+            webhook_retry_secs: file.webhook_retry_secs.unwrap_or(d.webhook_retry_secs),
+            webhook_retry_max_secs: file
+                .webhook_retry_max_secs
+                .unwrap_or(d.webhook_retry_max_secs),
+            webhook_timeout_secs: file.webhook_timeout_secs.unwrap_or(d.webhook_timeout_secs),
         };
         let var = |key| env(key).filter(|v| !v.is_empty());
         if let Some(v) = var("NEXDS_LISTEN") {
@@ -413,6 +451,21 @@ impl Settings {
         if let Some(v) = var("NEXDS_METRICS_TOKEN") {
             s.metrics_token = Some(v);
         }
+        if let Some(v) = var("NEXDS_WEBHOOK_URL") {
+            s.webhook_url = Some(v);
+        }
+        if let Some(v) = var("NEXDS_WEBHOOK_SECRET") {
+            s.webhook_secret = Some(v);
+        }
+        if let Some(v) = var("NEXDS_WEBHOOK_RETRY_SECS") {
+            s.webhook_retry_secs = parse_env("NEXDS_WEBHOOK_RETRY_SECS", &v)?;
+        }
+        if let Some(v) = var("NEXDS_WEBHOOK_RETRY_MAX_SECS") {
+            s.webhook_retry_max_secs = parse_env("NEXDS_WEBHOOK_RETRY_MAX_SECS", &v)?;
+        }
+        if let Some(v) = var("NEXDS_WEBHOOK_TIMEOUT_SECS") {
+            s.webhook_timeout_secs = parse_env("NEXDS_WEBHOOK_TIMEOUT_SECS", &v)?;
+        }
         s.check()?;
         if let Some(url) = &mut s.public_url {
             while url.ends_with('/') {
@@ -480,7 +533,58 @@ impl Settings {
                 "must be positive".into(),
             ));
         }
+        self.check_webhook()
+    }
+
+    fn check_webhook(&self) -> Result<(), ConfigError> {
+        let retry = self.webhook_retry_secs;
+        let max = self.webhook_retry_max_secs;
+        let sane = retry.is_finite() && retry > 0.0 && max.is_finite() && max >= retry;
+        if !sane {
+            return Err(ConfigError::Env(
+                "NEXDS_WEBHOOK_RETRY_SECS / NEXDS_WEBHOOK_RETRY_MAX_SECS",
+                "must be positive, the maximum at least the first delay".into(),
+            ));
+        }
+        if self.webhook_timeout_secs == 0 {
+            return Err(ConfigError::Env(
+                "NEXDS_WEBHOOK_TIMEOUT_SECS",
+                "must be positive".into(),
+            ));
+        }
+        let Some(url) = &self.webhook_url else {
+            return Ok(());
+        };
+        if url.starts_with("https://") {
+            return Err(ConfigError::Env(
+                "NEXDS_WEBHOOK_URL",
+                "nexds sends webhooks over plain http only (it is built without TLS); \
+                 put a TLS-terminating proxy on a local http:// address in front of the receiver"
+                    .into(),
+            ));
+        }
+        if !url.starts_with("http://") || url.len() == "http://".len() {
+            return Err(ConfigError::Env(
+                "NEXDS_WEBHOOK_URL",
+                format!("'{url}' is not an http:// URL"),
+            ));
+        }
+        if self.webhook_secret.as_deref().is_none_or(str::is_empty) {
+            return Err(ConfigError::Env(
+                "NEXDS_WEBHOOK_SECRET",
+                "is required with NEXDS_WEBHOOK_URL (receivers check the signature with it)".into(),
+            ));
+        }
         Ok(())
+    }
+
+    /// When failed webhook deliveries are tried again (24 h in all, DESIGN §15).
+    pub fn webhook_backoff(&self) -> crate::domain::webhook::Backoff {
+        crate::domain::webhook::Backoff {
+            first_ms: (self.webhook_retry_secs * 1000.0).ceil() as i64,
+            cap_ms: (self.webhook_retry_max_secs * 1000.0).ceil() as i64,
+            ..Default::default()
+        }
     }
 }
 
@@ -548,6 +652,52 @@ mod tests {
             (k == "NEXDS_STORAGE").then(|| "s3".to_owned())
         });
         assert!(missing.is_err());
+    }
+
+    #[test]
+    fn webhooks_need_an_http_url_and_a_secret_which_is_redacted() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(key, _)| *key == k)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        let s = Settings::from_sources(
+            FileSettings::default(),
+            env(&[
+                ("NEXDS_WEBHOOK_URL", "http://127.0.0.1:9000/hook"),
+                ("NEXDS_WEBHOOK_SECRET", "whsekrit"),
+                ("NEXDS_WEBHOOK_RETRY_SECS", "0.05"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.webhook_url.as_deref(), Some("http://127.0.0.1:9000/hook"));
+        assert_eq!(s.webhook_backoff().first_ms, 50);
+        assert_eq!(s.webhook_backoff().cap_ms, 600_000);
+        assert!(!format!("{s:?}").contains("whsekrit"));
+        for bad in [
+            &[("NEXDS_WEBHOOK_URL", "http://127.0.0.1:9000/hook")][..],
+            &[
+                ("NEXDS_WEBHOOK_URL", "https://example.com/hook"),
+                ("NEXDS_WEBHOOK_SECRET", "s"),
+            ],
+            &[
+                ("NEXDS_WEBHOOK_URL", "ftp://example.com/hook"),
+                ("NEXDS_WEBHOOK_SECRET", "s"),
+            ],
+            &[("NEXDS_WEBHOOK_RETRY_SECS", "0")],
+            &[
+                ("NEXDS_WEBHOOK_RETRY_SECS", "10"),
+                ("NEXDS_WEBHOOK_RETRY_MAX_SECS", "5"),
+            ],
+        ] {
+            assert!(
+                Settings::from_sources(FileSettings::default(), env(bad)).is_err(),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -17,6 +17,7 @@ use crate::data_dir::{DataDirLock, LockError};
 use crate::domain::time;
 use crate::handlers::{self, BodyLimit, MetricsToken};
 use crate::services::Services;
+use crate::services::webhooks::{self, WebhookTarget};
 use crate::store::{self, OpenError, Store};
 use crate::{auth, janitor, observe, secrets, telemetry};
 
@@ -32,6 +33,8 @@ pub enum StartupError {
     Bootstrap(String),
     #[error("file storage: {0}")]
     Blobs(String),
+    #[error("webhooks: {0}")]
+    Webhooks(String),
 }
 
 /// A bound, not yet running server.
@@ -47,7 +50,11 @@ impl Application {
     /// Must be called inside an actix system (the server's workers start here).
     pub fn build(settings: Settings) -> Result<Application, StartupError> {
         let lock = DataDirLock::acquire(&settings.data_dir)?;
-        let store = store::open(&settings.data_dir, settings.durability)?;
+        let store = store::open_with_webhooks(
+            &settings.data_dir,
+            settings.durability,
+            settings.webhook_url.is_some(),
+        )?;
         bootstrap(&store, &settings)?;
 
         let listener = TcpListener::bind(&settings.listen)
@@ -70,6 +77,10 @@ impl Application {
         );
         telemetry::install();
         let metrics_token = MetricsToken(settings.metrics_token.as_deref().map(auth::hash_token));
+        if let Some(target) = webhook_target(&settings) {
+            webhooks::spawn(store.clone(), target)
+                .map_err(|e| StartupError::Webhooks(e.to_string()))?;
+        }
         let body_limit = BodyLimit(settings.max_body_bytes);
         let body_deadline = BodyDeadline {
             idle: Duration::from_secs(settings.body_timeout_secs),
@@ -199,6 +210,21 @@ fn bootstrap(store: &Store, settings: &Settings) -> Result<(), StartupError> {
         );
     }
     Ok(())
+}
+
+/// Where webhook events go, if `NEXDS_WEBHOOK_URL` is set (its secret is then
+/// set too: `Settings` checks it).
+fn webhook_target(settings: &Settings) -> Option<WebhookTarget> {
+    Some(WebhookTarget {
+        url: settings.webhook_url.clone()?,
+        secret: settings
+            .webhook_secret
+            .clone()
+            .unwrap_or_default()
+            .into_bytes(),
+        backoff: settings.webhook_backoff(),
+        timeout: Duration::from_secs(settings.webhook_timeout_secs),
+    })
 }
 
 /// The key of nexds's own download links: `NEXDS_LINK_SECRET`, else `<data>/link-secret`.

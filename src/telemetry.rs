@@ -101,13 +101,13 @@ fn describe() {
     describe_counter!(JANITOR_REMOVED, "Rows and files the janitor removed");
     describe_counter!(
         WEBHOOK_DELIVERIES,
-        "Webhook deliveries (webhooks are not implemented yet: always 0)"
+        "Webhook delivery attempts by result: delivered (a 2xx), retry (to be tried again), dropped (given up after 24 h)"
     );
     counter!(UPLOADS_COMPLETED).absolute(0);
     for kind in JANITOR_KINDS {
         counter!(JANITOR_REMOVED, "kind" => kind).absolute(0);
     }
-    for result in ["delivered", "failed"] {
+    for result in ["delivered", "retry", "dropped"] {
         counter!(WEBHOOK_DELIVERIES, "result" => result).absolute(0);
     }
 }

@@ -13,6 +13,7 @@ pub mod quota;
 pub mod rating;
 pub mod search;
 pub mod time;
+pub mod webhook;
 
 pub use caller::Caller;
 pub use ids::{DataId, PersistenceSlot, PrincipalId, RatingSlot, Version};

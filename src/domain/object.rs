@@ -454,6 +454,30 @@ pub struct Change {
 }
 
 impl Change {
+    /// Does it set the review status and nothing else (a moderator's decision)?
+    pub fn is_status_only(&self) -> bool {
+        let Change {
+            name,
+            period,
+            status,
+            referred_count,
+            access,
+            update,
+            tags,
+            meta_binary,
+            modify_update_time,
+        } = self;
+        status.is_some()
+            && name.is_none()
+            && period.is_none()
+            && referred_count.is_none()
+            && access.is_none()
+            && update.is_none()
+            && tags.is_none()
+            && meta_binary.is_none()
+            && !modify_update_time
+    }
+
     /// Review status and the reference counter belong to the title (DESIGN §2, §4).
     pub fn check_caller(&self, caller: &Caller) -> Result<(), ApiError> {
         if caller.is_title() {

@@ -16,6 +16,12 @@ pub fn now() -> i64 {
     OffsetDateTime::now_utc().unix_timestamp()
 }
 
+/// UNIX milliseconds, for what is timed finer than seconds (webhook retries).
+pub fn now_ms() -> i64 {
+    let now = OffsetDateTime::now_utc();
+    now.unix_timestamp() * 1000 + i64::from(now.millisecond())
+}
+
 /// Formats UNIX seconds as the wire's UTC time.
 pub fn format(unix: i64) -> String {
     OffsetDateTime::from_unix_timestamp(unix)

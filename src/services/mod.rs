@@ -9,6 +9,7 @@ pub mod health;
 pub mod principal_data;
 pub mod uploads;
 pub mod versions;
+pub mod webhooks;
 
 use crate::blob::Blobs;
 use crate::domain::quota::Quota;

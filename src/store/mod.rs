@@ -23,6 +23,7 @@ use crate::domain::principal_data::{Erased, ListWindow, Listed, OwnedPage, Princ
 use crate::domain::quota::Quota;
 use crate::domain::rating::{RateParam, RatingTotals};
 use crate::domain::search::{SearchPage, SearchRequest};
+use crate::domain::webhook::{Delivery, Outcome};
 use crate::domain::{Caller, Object};
 use crate::error::{ApiError, ErrorKind};
 
@@ -45,6 +46,7 @@ pub trait MetadataStore:
     + Purge
     + Tokens
     + Health
+    + Webhooks
     + Send
     + Sync
 {
@@ -52,9 +54,22 @@ pub trait MetadataStore:
 
 impl MetadataStore for sqlite::SqliteStore {}
 
-/// Opens (creating if needed) the embedded SQLite store in `data_dir`.
+/// Opens (creating if needed) the embedded SQLite store in `data_dir`; its units
+/// of work write no webhook events.
 pub fn open(data_dir: &Path, durability: Durability) -> Result<Store, OpenError> {
-    Ok(Arc::new(sqlite::SqliteStore::open(data_dir, durability)?))
+    open_with_webhooks(data_dir, durability, false)
+}
+
+/// [`open`], with units of work writing their webhook events to the outbox when
+/// `webhooks` is on (`NEXDS_WEBHOOK_URL` is set).
+pub fn open_with_webhooks(
+    data_dir: &Path,
+    durability: Durability,
+    webhooks: bool,
+) -> Result<Store, OpenError> {
+    Ok(Arc::new(
+        sqlite::SqliteStore::open(data_dir, durability)?.with_webhooks(webhooks),
+    ))
 }
 
 /// Why a unit of work did not happen; either way nothing changed.
@@ -572,4 +587,32 @@ pub trait Versions {
         superseded_before: i64,
         limit: usize,
     ) -> Result<usize, StoreError>;
+}
+
+/// Units of work of `store/sqlite/webhooks.rs`: the delivery side of the webhook
+/// outbox. Events are written by the other units of work, in their own transaction
+/// (SQLite: `webhooks::Outbox::enqueue`).
+#[async_trait]
+pub trait Webhooks {
+    /// Leases up to `limit` due events until `now_ms + lease_ms`, oldest first:
+    /// not waiting for a retry, not leased by another node, and each the oldest
+    /// undelivered event of its object. Atomic, so two nodes never hold one row at
+    /// once (a multi-writer backend: `FOR UPDATE SKIP LOCKED`).
+    async fn claim_webhook_deliveries(
+        &self,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError>;
+
+    /// Records attempts in one transaction: delivered and given-up rows go, the
+    /// others wait for their retry. A failure of a row whose lease has passed to
+    /// another node changes nothing.
+    async fn settle_webhook_deliveries(
+        &self,
+        outcomes: Vec<(Delivery, Outcome)>,
+    ) -> Result<(), StoreError>;
+
+    /// Events not delivered yet.
+    async fn webhook_backlog(&self) -> Result<usize, StoreError>;
 }

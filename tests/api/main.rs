@@ -33,3 +33,4 @@ mod storage;
 mod tools;
 mod uploads;
 mod versions;
+mod webhooks;

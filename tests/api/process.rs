@@ -9,16 +9,16 @@ use std::time::{Duration, Instant};
 use crate::helpers::{V2, agent, send};
 
 /// A running `nexds serve`, the base URL it logged, and every line of its log so far.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    base: String,
+    pub(crate) base: String,
     log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
     /// The log once a line containing `marker` has arrived (the access log line of a
     /// request is written just after its answer).
-    fn log_until(&self, marker: &str) -> Vec<String> {
+    pub(crate) fn log_until(&self, marker: &str) -> Vec<String> {
         self.log_until_line(marker, |l| l.contains(marker))
     }
 
@@ -46,7 +46,7 @@ impl Drop for Server {
     }
 }
 
-fn serve(dir: &Path, envs: &[(&str, &str)], args: &[&str]) -> Server {
+pub(crate) fn serve(dir: &Path, envs: &[(&str, &str)], args: &[&str]) -> Server {
     let mut child = Command::new(crate::helpers::nexds_bin())
         .args(args)
         .arg("serve")

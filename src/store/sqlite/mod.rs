@@ -14,6 +14,7 @@ pub mod search;
 pub mod tokens;
 pub mod uploads;
 pub mod versions;
+pub mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -31,7 +32,7 @@ use crate::telemetry;
 /// The whole current schema, for a new database.
 const SCHEMA: &str = include_str!("../../../schema.sql");
 /// The `PRAGMA user_version` that `schema.sql` creates.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// The upgrade to `version`: the part of `schema.sql` from the comment line that
 /// marks `(version N)` to the next such mark, so an upgraded database gets exactly
@@ -105,6 +106,8 @@ pub struct SqliteStore {
     /// allocator arenas would each keep memory; README, Memory).
     readers: Arc<Semaphore>,
     writers: Arc<Semaphore>,
+    /// Where units of work write their webhook events.
+    outbox: webhooks::Outbox,
 }
 
 fn configure(conn: &Connection, durability: Durability) -> rusqlite::Result<()> {
@@ -200,7 +203,20 @@ impl SqliteStore {
             writer: Arc::new(Mutex::new(writer)),
             readers: Arc::new(Semaphore::new(READ_POOL_SIZE as usize)),
             writers: Arc::new(Semaphore::new(1)),
+            outbox: webhooks::Outbox::default(),
         })
+    }
+
+    /// With `on`, units of work write their events to the webhook outbox
+    /// (`NEXDS_WEBHOOK_URL` is set); without, they write none.
+    pub fn with_webhooks(mut self, on: bool) -> SqliteStore {
+        self.outbox = webhooks::Outbox::new(on);
+        self
+    }
+
+    /// Where units of work write their webhook events.
+    pub fn outbox(&self) -> webhooks::Outbox {
+        self.outbox
     }
 
     /// Runs `f` on a pooled read connection, on this thread, inside one read
@@ -418,6 +434,10 @@ mod tests {
         );
         assert!(v3.contains("CREATE TABLE friends"));
         assert!(!v3.contains("objects_search_by_type"));
+        let v4 = upgrade_sql(4).unwrap();
+        assert!(v4.starts_with("-- Webhook outbox (version 4)"), "{v4}");
+        assert!(v4.contains("CREATE TABLE webhook_outbox"));
+        assert!(!upgrade_sql(3).unwrap().contains("webhook_outbox"));
         assert!(upgrade_sql(SCHEMA_VERSION + 1).is_none());
         for version in 2..=SCHEMA_VERSION {
             assert!(upgrade_sql(version).is_some(), "version {version}");

@@ -5,10 +5,12 @@ use rusqlite::{Connection, params};
 
 use crate::domain::Object;
 use crate::domain::notification::{Notification, NotificationQuery, NotificationType};
+use crate::domain::webhook::Event;
 use crate::error::ApiError;
 use crate::store::sqlite::SqliteStore;
 use crate::store::sqlite::friends::friends_of;
 use crate::store::sqlite::objects::sql_id;
+use crate::store::sqlite::webhooks::Outbox;
 use crate::store::{Notifications, StoreError};
 use async_trait::async_trait;
 
@@ -61,7 +63,12 @@ impl Notifications for SqliteStore {
 /// Writes the post notifications of `object`, which has just become visible, to
 /// each recipient the domain names; the owner's friend list is read in the same
 /// transaction. Returns how many.
-pub(crate) fn notify_post(conn: &Connection, object: &Object, now: i64) -> Result<usize, ApiError> {
+pub(crate) fn notify_post(
+    conn: &Connection,
+    outbox: Outbox,
+    object: &Object,
+    now: i64,
+) -> Result<usize, ApiError> {
     let friends = match object.post_needs_friends() {
         true => friends_of(conn, &object.namespace, object.owner_id)?,
         false => Vec::new(),
@@ -80,6 +87,8 @@ pub(crate) fn notify_post(conn: &Connection, object: &Object, now: i64) -> Resul
             NotificationType::Post as i64,
             now
         ])?;
+        // And a `notification` webhook event per recipient, in the same transaction.
+        outbox.enqueue(conn, &Event::notification(object, *recipient, now))?;
     }
     Ok(recipients.len())
 }

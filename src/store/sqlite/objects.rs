@@ -8,9 +8,11 @@ use crate::domain::object::{Change, State};
 use crate::domain::prepare::PrepareRequest;
 use crate::domain::quota::{Quota, Usage};
 use crate::domain::rating::RatingTotals;
+use crate::domain::webhook::{DeleteReason, change_events, created_events};
 use crate::domain::{Caller, DataFlags, Object, Permission, PermissionType, Status};
 use crate::error::ApiError;
 use crate::store::sqlite::notifications::notify_post;
+use crate::store::sqlite::webhooks::Outbox;
 use crate::store::sqlite::{SqliteStore, persistence};
 use crate::store::{Objects, StoreError};
 use async_trait::async_trait;
@@ -90,18 +92,21 @@ impl Objects for SqliteStore {
         now: i64,
     ) -> Result<usize, StoreError> {
         change.check_caller(&caller)?;
+        let outbox = self.outbox();
+        let status_only = change.is_status_only();
         self.write(move |tx| {
             let objects = load_for_update(tx, &caller, &ids, now)?;
             if let Some(meta) = change.meta_binary.as_ref().filter(|_| quota.is_on()) {
                 check_meta_quota(tx, &quota, &objects, meta.len() as u64, now)?;
             }
             for mut object in objects {
-                let before = object.status;
+                let before = object.clone();
                 object.apply(&change, now);
                 update(tx, &object, &change)?;
+                outbox.enqueue_all(tx, change_events(&before, &object, status_only, now))?;
                 // An approval makes the object visible: it is posted now (DESIGN §15).
-                if change.approves(before) {
-                    notify_post(tx, &object, now)?;
+                if change.approves(before.status) {
+                    notify_post(tx, outbox, &object, now)?;
                 }
             }
             Ok(ids.len())
@@ -115,8 +120,15 @@ impl Objects for SqliteStore {
         ids: Vec<u64>,
         now: i64,
     ) -> Result<usize, StoreError> {
-        self.write(move |tx| update_each(tx, &caller, &ids, now, |id| mark_deleted(tx, id, now)))
-            .await
+        let outbox = self.outbox();
+        self.write(move |tx| {
+            let objects = load_for_update(tx, &caller, &ids, now)?;
+            for object in &objects {
+                mark_deleted(tx, outbox, object, DeleteReason::Delete, now)?;
+            }
+            Ok(objects.len())
+        })
+        .await
     }
 }
 
@@ -130,6 +142,7 @@ impl SqliteStore {
         now: i64,
     ) -> Result<(u64, Option<String>), StoreError> {
         let owner = request.owner_for(&caller)?;
+        let outbox = self.outbox();
         self.write(move |tx| {
             let mut object = request.new_object(&caller.namespace, owner, state, now);
             if quota.is_on() {
@@ -153,9 +166,13 @@ impl SqliteStore {
                 .execute(params![sql_id(id), object.size as i64, key, now])?;
             }
             insert_ratings(tx, id, &request)?;
+            if state == State::Ready {
+                outbox.enqueue_all(tx, created_events(&object, now))?;
+            }
             if let Some(p) = request.persistence {
                 persistence::release(
                     tx,
+                    outbox,
                     &object.namespace,
                     owner,
                     p.slot,
@@ -502,11 +519,18 @@ fn replace_recipients(
 }
 
 /// Logical delete: gone for every caller at once, purged after the retention window.
-/// A persistence slot holding the object is freed.
-pub(crate) fn mark_deleted(conn: &Connection, id: u64, now: i64) -> Result<(), ApiError> {
+/// A persistence slot holding the object is freed; `object.deleted` says why.
+pub(crate) fn mark_deleted(
+    conn: &Connection,
+    outbox: Outbox,
+    object: &Object,
+    reason: DeleteReason,
+    now: i64,
+) -> Result<(), ApiError> {
+    let id = object.data_id;
     conn.prepare_cached("UPDATE objects SET state = ?2, deleted_time = ?3 WHERE data_id = ?1")?
         .execute(params![sql_id(id), State::Deleted as i64, now])?;
     conn.prepare_cached("DELETE FROM persistence_slots WHERE data_id = ?1")?
         .execute([sql_id(id)])?;
-    Ok(())
+    outbox.enqueue(conn, &reason.event(object, now))
 }

@@ -4,10 +4,12 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::domain::persistence::{self, PersistenceInfo};
+use crate::domain::webhook::DeleteReason;
 use crate::domain::{Caller, Object, time};
 use crate::error::ApiError;
 use crate::store::sqlite::SqliteStore;
 use crate::store::sqlite::objects::{load, mark_deleted, sql_id};
+use crate::store::sqlite::webhooks::Outbox;
 use crate::store::{Persistence, StoreError};
 use async_trait::async_trait;
 
@@ -68,6 +70,7 @@ impl Persistence for SqliteStore {
         now: i64,
     ) -> Result<(), StoreError> {
         persistence::check_acts_for(&caller, principal)?;
+        let outbox = self.outbox();
         self.write(move |tx| {
             let object = load(tx, data_id)?.ok_or_else(|| ApiError::not_found(data_id))?;
             persistence::check_perpetuate(&object, &caller, tx, principal, now)?;
@@ -77,6 +80,7 @@ impl Persistence for SqliteStore {
             }
             release(
                 tx,
+                outbox,
                 &caller.namespace,
                 principal,
                 slot,
@@ -100,9 +104,11 @@ impl Persistence for SqliteStore {
         now: i64,
     ) -> Result<usize, StoreError> {
         persistence::check_acts_for(&caller, principal)?;
+        let outbox = self.outbox();
         self.write(move |tx| {
             let released = release(
                 tx,
+                outbox,
                 &caller.namespace,
                 principal,
                 slot,
@@ -139,6 +145,7 @@ fn held(
 /// Returns the data_id released, if the slot held one.
 pub(crate) fn release(
     conn: &Connection,
+    outbox: Outbox,
     namespace: &str,
     principal: u32,
     slot: u16,
@@ -149,7 +156,7 @@ pub(crate) fn release(
         return Ok(None);
     };
     if delete_last_object {
-        mark_deleted(conn, object.data_id, now)?;
+        mark_deleted(conn, outbox, &object, DeleteReason::Persistence, now)?;
     } else {
         conn.prepare_cached("DELETE FROM persistence_slots WHERE data_id = ?1")?
             .execute([sql_id(object.data_id)])?;

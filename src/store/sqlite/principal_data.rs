@@ -11,6 +11,7 @@ use crate::domain::principal_data::{
     Erased, GivenRating, ListWindow, Listed, OwnedObject, OwnedPage, PrincipalData, RatingLock,
     withdraw_rating,
 };
+use crate::domain::webhook::{DeleteReason, Event, EventType};
 use crate::error::ApiError;
 use crate::store::sqlite::SqliteStore;
 use crate::store::sqlite::objects::load;
@@ -61,6 +62,10 @@ const KEYS_SQL: &str = "SELECT blob_key, state, created_time FROM objects
      SELECT v.blob_key, CASE v.state WHEN 0 THEN 0 ELSE 1 END, v.created_time
      FROM object_versions v JOIN objects o ON o.data_id = v.data_id
      WHERE o.namespace = ?1 AND o.owner_id = ?2";
+
+/// The finished objects an erase removes, for their `object.deleted`.
+const LIVE_SQL: &str = "SELECT data_id FROM objects
+     WHERE namespace = ?1 AND owner_id = ?2 AND state = ?3 ORDER BY data_id";
 
 const ERASE_OBJECTS_SQL: &str = "DELETE FROM objects WHERE namespace = ?1 AND owner_id = ?2";
 
@@ -136,6 +141,7 @@ impl Principals for SqliteStore {
         now: i64,
         form_secs: i64,
     ) -> Result<(Erased, Vec<QueuedFile>), StoreError> {
+        let outbox = self.outbox();
         self.write(move |tx| {
             let ratings = withdraw_given_ratings(tx, &namespace, principal)?;
             tx.prepare_cached(ERASE_LOCKS_SQL)?
@@ -169,6 +175,27 @@ impl Principals for SqliteStore {
                 "DELETE FROM notifications WHERE namespace = ?1 AND recipient_id = ?2",
             )?
             .execute(params![namespace, principal])?;
+            // Receivers hear of the finished objects that go (not of uploads, which
+            // they never heard of, nor of objects deleted before).
+            if outbox.is_on() {
+                let live: Vec<i64> = tx
+                    .prepare_cached(LIVE_SQL)?
+                    .query_map(params![namespace, principal, State::Ready as i64], |r| {
+                        r.get(0)
+                    })?
+                    .collect::<Result<_, _>>()?;
+                for id in live {
+                    let event = Event {
+                        kind: EventType::ObjectDeleted,
+                        namespace: namespace.clone(),
+                        data_id: id as u64,
+                        owner_id: principal,
+                        time: now,
+                        extra: Default::default(),
+                    };
+                    outbox.enqueue(tx, &event.with("reason", DeleteReason::Erase.name()))?;
+                }
+            }
             // Tags, recipients, rating slots, notifications and the ratings others
             // gave go by cascade.
             let objects = tx
@@ -309,6 +336,7 @@ mod tests {
             (ERASE_SLOTS_SQL, "PRIMARY KEY"),
             (KEYS_SQL, "objects_owner"),
             (ERASE_OBJECTS_SQL, "objects_owner"),
+            (LIVE_SQL, "objects_owner"),
         ] {
             // Unbound parameters are NULL; the plan does not depend on them.
             let plan = store

@@ -4,6 +4,7 @@
 use rusqlite::params;
 
 use crate::domain::object::State;
+use crate::domain::webhook::created_events;
 use crate::domain::{Caller, Object, Status};
 use crate::error::ApiError;
 use crate::store::sqlite::SqliteStore;
@@ -38,6 +39,7 @@ impl Uploads for SqliteStore {
         created_after: i64,
         now: i64,
     ) -> Result<(), StoreError> {
+        let outbox = self.outbox();
         self.write(move |tx| {
             let changed = tx
                 .prepare_cached(
@@ -62,11 +64,12 @@ impl Uploads for SqliteStore {
                  WHERE data_id = ?1 AND version = 1",
             )?
             .execute(params![sql_id(id), file.key])?;
-            // Posted now, unless under review: then when a title approves it.
-            if let Some(object) = load(tx, id)?
-                && object.status == Status::None
-            {
-                notify_post(tx, &object, now)?;
+            if let Some(object) = load(tx, id)? {
+                outbox.enqueue_all(tx, created_events(&object, now))?;
+                // Posted now, unless under review: then when a title approves it.
+                if object.status == Status::None {
+                    notify_post(tx, outbox, &object, now)?;
+                }
             }
             Ok(())
         })

@@ -6,11 +6,13 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::blob;
 use crate::domain::quota::{Quota, Usage};
+use crate::domain::webhook::{Event, EventType};
 use crate::domain::{Caller, Object, time};
 use crate::error::{ApiError, ErrorKind};
 use crate::store::sqlite::SqliteStore;
 use crate::store::sqlite::objects::{load, sql_id, usage};
 use crate::store::sqlite::purge::queue_sealed_keys;
+use crate::store::sqlite::webhooks::Outbox;
 use crate::store::{PendingVersion, SealedFile, StoreError, VersionInfo, Versions};
 use async_trait::async_trait;
 
@@ -110,6 +112,7 @@ impl Versions for SqliteStore {
         created_after: i64,
         now: i64,
     ) -> Result<(), StoreError> {
+        let outbox = self.outbox();
         self.write(move |tx| {
             let changed = tx
                 .prepare_cached(
@@ -128,7 +131,15 @@ impl Versions for SqliteStore {
                     format!("no new version of data_id {id} is being uploaded"),
                 ));
             }
-            make_current(tx, id, pending.version, pending.size, &file.key, now)
+            make_current(
+                tx,
+                outbox,
+                id,
+                pending.version,
+                pending.size,
+                &file.key,
+                now,
+            )
         })
         .await
     }
@@ -168,6 +179,7 @@ impl Versions for SqliteStore {
         version: u32,
         now: i64,
     ) -> Result<(), StoreError> {
+        let outbox = self.outbox();
         self.write(move |tx| {
             let object = updatable_with_file(tx, &caller, id, now)?;
             let target = stored_versions(tx, id)?
@@ -182,7 +194,7 @@ impl Versions for SqliteStore {
             if object.version == version {
                 return Ok(());
             }
-            make_current(tx, id, version, target.size, &target.blob_key, now)
+            make_current(tx, outbox, id, version, target.size, &target.blob_key, now)
         })
         .await
     }
@@ -195,12 +207,13 @@ impl Versions for SqliteStore {
         blob_key: String,
         now: i64,
     ) -> Result<(), StoreError> {
+        let outbox = self.outbox();
         self.write(move |tx| {
             tx.prepare_cached(
                 "UPDATE object_versions SET size = ?3 WHERE data_id = ?1 AND version = ?2",
             )?
             .execute(params![sql_id(id), version, size as i64])?;
-            make_current(tx, id, version, size, &blob_key, now)
+            make_current(tx, outbox, id, version, size, &blob_key, now)
         })
         .await
     }
@@ -259,6 +272,7 @@ fn stored_versions(conn: &Connection, id: u64) -> Result<Vec<VersionInfo>, ApiEr
 /// updated_time moves and expiry counts again from now (persisted: never).
 fn make_current(
     conn: &Connection,
+    outbox: Outbox,
     id: u64,
     version: u32,
     size: u64,
@@ -290,5 +304,11 @@ fn make_current(
         now,
         time::NEVER_EXPIRES
     ])?;
-    Ok(())
+    match load(conn, id)? {
+        Some(object) => outbox.enqueue(
+            conn,
+            &Event::about(EventType::ObjectUpdated, &object, now).with("version", version),
+        ),
+        None => Ok(()),
+    }
 }
