@@ -100,7 +100,7 @@ pub fn run(cli: Cli, settings: Settings) -> CliResult {
             principal,
         } => erase(settings, namespace, principal),
         Command::Token { action } => {
-            let store = store::open(&settings.data_dir, settings.durability)?;
+            let store = store::open_with(&settings.store_options())?;
             token(&store, action)
         }
     }
@@ -140,11 +140,7 @@ fn open_data(
     settings: &Settings,
 ) -> Result<(Store, crate::blob::Blobs), Box<dyn std::error::Error>> {
     // An erase beside the server reports its deletions as the server would.
-    let store = store::open_with_webhooks(
-        &settings.data_dir,
-        settings.durability,
-        settings.webhook_url.is_some(),
-    )?;
+    let store = store::open_with(&settings.store_options())?;
     let public_url = settings
         .public_url
         .clone()

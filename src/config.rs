@@ -68,6 +68,14 @@ pub struct Settings {
     pub bootstrap_token: Option<String>,
     /// `full` (default) or `normal` commit durability (`NEXDS_DURABILITY`).
     pub durability: Durability,
+    /// The metadata database (`NEXDS_DATABASE_URL`): unset → SQLite in the data
+    /// dir; `postgres://user:pass@host:port/db` → PostgreSQL (DESIGN §11).
+    pub database_url: Option<String>,
+    /// Connections each node keeps to PostgreSQL (`NEXDS_DATABASE_POOL_SIZE`).
+    pub database_pool_size: usize,
+    /// Lets PostgreSQL run with the local file store (`NEXDS_ALLOW_LOCAL_STORAGE=1`):
+    /// the local store lives on one machine, so several nodes cannot share it.
+    pub allow_local_storage: bool,
     /// Largest request body accepted, in bytes (`NEXDS_MAX_BODY_BYTES`).
     pub max_body_bytes: usize,
     /// Largest file a prepare may declare, in bytes (`NEXDS_MAX_FILE_SIZE`).
@@ -143,6 +151,9 @@ impl Default for Settings {
             public_url: None,
             bootstrap_token: None,
             durability: Durability::Full,
+            database_url: None,
+            database_pool_size: crate::store::postgres::DEFAULT_POOL_SIZE,
+            allow_local_storage: false,
             max_body_bytes: 256 * 1024,
             max_file_size: 10 * 1024 * 1024,
             workers: None,
@@ -189,6 +200,12 @@ impl fmt::Debug for Settings {
                 &self.bootstrap_token.as_ref().map(|_| "<redacted>"),
             )
             .field("durability", &self.durability)
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redact_url_password),
+            )
+            .field("database_pool_size", &self.database_pool_size)
+            .field("allow_local_storage", &self.allow_local_storage)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_file_size", &self.max_file_size)
             .field("workers", &self.workers)
@@ -242,6 +259,9 @@ struct FileSettings {
     public_url: Option<String>,
     bootstrap_token: Option<String>,
     durability: Option<Durability>,
+    database_url: Option<String>,
+    database_pool_size: Option<usize>,
+    allow_local_storage: Option<bool>,
     max_body_bytes: Option<usize>,
     max_file_size: Option<u64>,
     workers: Option<usize>,
@@ -313,6 +333,9 @@ impl Settings {
             public_url: file.public_url,
             bootstrap_token: file.bootstrap_token,
             durability: file.durability.unwrap_or(d.durability),
+            database_url: file.database_url,
+            database_pool_size: file.database_pool_size.unwrap_or(d.database_pool_size),
+            allow_local_storage: file.allow_local_storage.unwrap_or(d.allow_local_storage),
             max_body_bytes: file.max_body_bytes.unwrap_or(d.max_body_bytes),
             max_file_size: file.max_file_size.unwrap_or(d.max_file_size),
             workers: file.workers,
@@ -369,6 +392,24 @@ impl Settings {
             s.durability = v
                 .parse()
                 .map_err(|e| ConfigError::Env("NEXDS_DURABILITY", e))?;
+        }
+        if let Some(v) = var("NEXDS_DATABASE_URL") {
+            s.database_url = Some(v);
+        }
+        if let Some(v) = var("NEXDS_DATABASE_POOL_SIZE") {
+            s.database_pool_size = parse_env("NEXDS_DATABASE_POOL_SIZE", &v)?;
+        }
+        if let Some(v) = var("NEXDS_ALLOW_LOCAL_STORAGE") {
+            s.allow_local_storage = match v.as_str() {
+                "1" | "true" => true,
+                "0" | "false" => false,
+                other => {
+                    return Err(ConfigError::Env(
+                        "NEXDS_ALLOW_LOCAL_STORAGE",
+                        format!("'{other}' is not 1 or 0"),
+                    ));
+                }
+            };
         }
         if let Some(v) = var("NEXDS_MAX_BODY_BYTES") {
             s.max_body_bytes = parse_env("NEXDS_MAX_BODY_BYTES", &v)?;
@@ -477,6 +518,17 @@ impl Settings {
 }
 
 impl Settings {
+    /// The metadata store these settings select.
+    pub fn store_options(&self) -> crate::store::StoreOptions {
+        crate::store::StoreOptions {
+            data_dir: self.data_dir.clone(),
+            durability: self.durability,
+            database_url: self.database_url.clone(),
+            pool_size: self.database_pool_size,
+            webhooks: self.webhook_url.is_some(),
+        }
+    }
+
     /// The quotas in force (DESIGN §16).
     pub fn quota(&self) -> crate::domain::quota::Quota {
         crate::domain::quota::Quota {
@@ -533,7 +585,39 @@ impl Settings {
                 "must be positive".into(),
             ));
         }
+        self.check_database()?;
         self.check_webhook()
+    }
+
+    fn check_database(&self) -> Result<(), ConfigError> {
+        let Some(url) = &self.database_url else {
+            return Ok(());
+        };
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(ConfigError::Env(
+                "NEXDS_DATABASE_URL",
+                format!(
+                    "'{}' is not a postgres:// URL (leave it unset for SQLite in the data dir)",
+                    redact_url_password(url)
+                ),
+            ));
+        }
+        if self.database_pool_size == 0 {
+            return Err(ConfigError::Env(
+                "NEXDS_DATABASE_POOL_SIZE",
+                "must be positive".into(),
+            ));
+        }
+        if self.storage == StorageKind::Local && !self.allow_local_storage {
+            return Err(ConfigError::Env(
+                "NEXDS_DATABASE_URL",
+                "PostgreSQL is for several nodes, and the local file store lives on one \
+                 machine: set NEXDS_STORAGE=s3 (README, Running several nodes), or \
+                 NEXDS_ALLOW_LOCAL_STORAGE=1 to run a single node on PostgreSQL"
+                    .into(),
+            ));
+        }
+        Ok(())
     }
 
     fn check_webhook(&self) -> Result<(), ConfigError> {
@@ -585,6 +669,21 @@ impl Settings {
             cap_ms: (self.webhook_retry_max_secs * 1000.0).ceil() as i64,
             ..Default::default()
         }
+    }
+}
+
+/// `url` with the password of its user part replaced by `REDACTED`, for messages and logs.
+pub fn redact_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => match rest[..at].split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:REDACTED{}", &rest[at..]),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
     }
 }
 

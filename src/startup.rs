@@ -50,11 +50,7 @@ impl Application {
     /// Must be called inside an actix system (the server's workers start here).
     pub fn build(settings: Settings) -> Result<Application, StartupError> {
         let lock = DataDirLock::acquire(&settings.data_dir)?;
-        let store = store::open_with_webhooks(
-            &settings.data_dir,
-            settings.durability,
-            settings.webhook_url.is_some(),
-        )?;
+        let store = store::open_with(&settings.store_options())?;
         bootstrap(&store, &settings)?;
 
         let listener = TcpListener::bind(&settings.listen)

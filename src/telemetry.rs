@@ -15,6 +15,9 @@ pub const HTTP_REQUESTS: &str = "nexds_http_requests_total";
 pub const HTTP_DURATION: &str = "nexds_http_request_duration_seconds";
 /// Time of one unit of work of the metadata store, by `mode` (`read`, `write`).
 pub const DB_DURATION: &str = "nexds_db_operation_duration_seconds";
+/// Units of work the PostgreSQL backend ran again after a conflict with another
+/// writer (SQLSTATE 40001 or 40P01).
+pub const DB_RETRIES: &str = "nexds_db_retries_total";
 /// Uploads (first versions and new versions) completed.
 pub const UPLOADS_COMPLETED: &str = "nexds_uploads_completed_total";
 /// What the janitor removed, by `kind`.
@@ -96,6 +99,10 @@ fn describe() {
         DB_DURATION,
         Unit::Seconds,
         "Time of one unit of work of the metadata store"
+    );
+    describe_counter!(
+        DB_RETRIES,
+        "Units of work run again after a serialization conflict (PostgreSQL)"
     );
     describe_counter!(UPLOADS_COMPLETED, "Uploads completed");
     describe_counter!(JANITOR_REMOVED, "Rows and files the janitor removed");

@@ -8,9 +8,10 @@
 //! whichever connection or process writes); a multi-writer backend must take row
 //! locks (`SELECT … FOR UPDATE`) or run serializable transactions.
 
+pub mod postgres;
 pub mod sqlite;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -27,7 +28,7 @@ use crate::domain::webhook::{Delivery, Outcome};
 use crate::domain::{Caller, Object};
 use crate::error::{ApiError, ErrorKind};
 
-pub use sqlite::{Durability, OpenError};
+pub use sqlite::Durability;
 
 /// The configured metadata store; cheap to clone.
 pub type Store = Arc<dyn MetadataStore>;
@@ -53,23 +54,54 @@ pub trait MetadataStore:
 }
 
 impl MetadataStore for sqlite::SqliteStore {}
+impl MetadataStore for postgres::PgStore {}
+
+/// Which metadata database to open, and how (DESIGN §11).
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// SQLite keeps `nexds.db` here.
+    pub data_dir: PathBuf,
+    /// SQLite's commit durability.
+    pub durability: Durability,
+    /// `postgres://…` selects PostgreSQL; `None` is SQLite in `data_dir`.
+    pub database_url: Option<String>,
+    /// PostgreSQL connections of this process.
+    pub pool_size: usize,
+    /// Units of work write their webhook events to the outbox (`NEXDS_WEBHOOK_URL` is set).
+    pub webhooks: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Sqlite(#[from] sqlite::OpenError),
+    #[error(transparent)]
+    Postgres(#[from] postgres::OpenError),
+}
+
+/// Opens the configured store, creating or upgrading its schema.
+pub fn open_with(options: &StoreOptions) -> Result<Store, OpenError> {
+    Ok(match &options.database_url {
+        Some(url) => Arc::new(
+            postgres::PgStore::open(url, options.pool_size)?.with_webhooks(options.webhooks),
+        ),
+        None => Arc::new(
+            sqlite::SqliteStore::open(&options.data_dir, options.durability)?
+                .with_webhooks(options.webhooks),
+        ),
+    })
+}
 
 /// Opens (creating if needed) the embedded SQLite store in `data_dir`; its units
 /// of work write no webhook events.
 pub fn open(data_dir: &Path, durability: Durability) -> Result<Store, OpenError> {
-    open_with_webhooks(data_dir, durability, false)
-}
-
-/// [`open`], with units of work writing their webhook events to the outbox when
-/// `webhooks` is on (`NEXDS_WEBHOOK_URL` is set).
-pub fn open_with_webhooks(
-    data_dir: &Path,
-    durability: Durability,
-    webhooks: bool,
-) -> Result<Store, OpenError> {
-    Ok(Arc::new(
-        sqlite::SqliteStore::open(data_dir, durability)?.with_webhooks(webhooks),
-    ))
+    open_with(&StoreOptions {
+        data_dir: data_dir.to_owned(),
+        durability,
+        database_url: None,
+        pool_size: postgres::DEFAULT_POOL_SIZE,
+        webhooks: false,
+    })
 }
 
 /// Why a unit of work did not happen; either way nothing changed.
