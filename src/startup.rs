@@ -128,6 +128,11 @@ impl Application {
         &self.public_url
     }
 
+    /// Stops the server from elsewhere (a test ending).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     /// Serves until SIGINT/SIGTERM, then finishes in-flight requests (up to 10 s).
     pub async fn run(self) -> std::io::Result<()> {
         let Application { server, lock, .. } = self;

@@ -20,6 +20,7 @@ mod operations;
 mod passwordinfo;
 mod permissions;
 mod persistence;
+mod postgres;
 mod prepare;
 mod principal_data;
 mod process;
