@@ -59,21 +59,22 @@ impl Purge for PgStore {
     async fn files_of_deleted(&self, deleted_since: i64) -> Result<Vec<(u64, String)>, StoreError> {
         self.read(deleted_since, |tx, &deleted_since| {
             Box::pin(async move {
-                // Through objects_deleted; the current file is also its version's.
-                // In the order of SQLite's UNION: by data_id, then key byte by byte.
-                let found = rows(
-                    tx,
+                // Through objects_deleted (the state written in for its partial
+                // index); the current file is also its version's. In the order of
+                // SQLite's UNION: by data_id, then key byte by byte.
+                let sql = format!(
                     "SELECT data_id, blob_key FROM
                      (SELECT o.data_id, o.blob_key FROM objects o
-                      WHERE o.state = $1 AND o.deleted_time >= $2 AND o.blob_key IS NOT NULL
+                      WHERE o.state = {deleted} AND o.deleted_time >= $1
+                        AND o.blob_key IS NOT NULL
                       UNION
                       SELECT v.data_id, v.blob_key FROM objects o
                       JOIN object_versions v ON v.data_id = o.data_id
-                      WHERE o.state = $1 AND o.deleted_time >= $2) f
+                      WHERE o.state = {deleted} AND o.deleted_time >= $1) f
                      ORDER BY data_id, blob_key COLLATE \"C\"",
-                    &[&(State::Deleted as i64), &deleted_since],
-                )
-                .await?;
+                    deleted = State::Deleted as i64
+                );
+                let found = rows(tx, &sql, &[&deleted_since]).await?;
                 Ok(found
                     .iter()
                     .map(|r| (r.get::<_, i64>(0) as u64, r.get(1)))
@@ -133,35 +134,37 @@ async fn purge_batch(
     let mut purged = Purged::default();
     let kinds: [(&str, i64, i64, &mut usize); 3] = [
         (
-            "state = $1 AND created_time < $2",
+            "created_time < $1",
             State::Uploading as i64,
             uploads_before,
             &mut purged.uploads,
         ),
         (
-            "state = $1 AND expire_time <= $2",
+            "expire_time <= $1",
             State::Ready as i64,
             now,
             &mut purged.expired,
         ),
         (
-            "state = $1 AND deleted_time < $2",
+            "deleted_time < $1",
             State::Deleted as i64,
             deleted_before,
             &mut purged.deleted,
         ),
     ];
     // The delete triggers queue each file (schema-postgres.sql); the sealed keys of
-    // the uploads are queued from what was deleted.
+    // the uploads are queued from what was deleted. The state is written in, so
+    // that a cached statement's generic plan still uses its partial index.
     for (filter, state, bound, count) in kinds {
         let deleted = rows(
             tx,
             &format!(
                 "DELETE FROM objects WHERE data_id IN
-                 (SELECT data_id FROM objects WHERE {filter} ORDER BY data_id LIMIT $3)
+                 (SELECT data_id FROM objects WHERE state = {state} AND {filter}
+                  ORDER BY data_id LIMIT $2)
                  RETURNING blob_key"
             ),
-            &[&state, &bound, &limit],
+            &[&bound, &limit],
         )
         .await?;
         if state == State::Uploading as i64 {
