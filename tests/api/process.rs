@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use crate::helpers::{V2, agent, send};
+use nexds_test_macros::backends;
 
 /// A running `nexds serve`, the base URL it logged, and every line of its log so far.
 pub(crate) struct Server {
@@ -54,6 +55,7 @@ pub(crate) fn serve(dir: &Path, envs: &[(&str, &str)], args: &[&str]) -> Server 
         .env("NEXDS_LISTEN", "127.0.0.1:0")
         .env("NEXDS_WORKERS", "1")
         .env("RUST_LOG", "info")
+        .envs(crate::helpers::backend_env())
         .envs(envs.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -86,6 +88,7 @@ fn run_for(dir: &Path, envs: &[(&str, &str)], args: &[&str], secs: u64) -> Optio
         .args(args)
         .current_dir(dir)
         .env_remove("RUST_LOG")
+        .envs(crate::helpers::backend_env())
         .envs(envs.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -108,6 +111,7 @@ fn nexds(dir: &Path, args: &[&str]) -> Output {
         .args(args)
         .current_dir(dir)
         .env("RUST_LOG", "warn")
+        .envs(crate::helpers::backend_env())
         .output()
         .expect("nexds runs")
 }
@@ -150,7 +154,7 @@ fn title_token(dir: &Path) -> String {
         .to_owned()
 }
 
-#[test]
+#[backends]
 fn the_first_start_writes_a_private_title_token_and_later_starts_keep_it() {
     let dir = tempfile::tempdir().unwrap();
     let server = serve(dir.path(), &[], &[]);
@@ -176,7 +180,7 @@ fn the_first_start_writes_a_private_title_token_and_later_starts_keep_it() {
     get(&server.base, &format!("{V2}/metainfo/1000000"), &token).assert_ok();
 }
 
-#[test]
+#[backends]
 fn the_bootstrap_token_variable_sets_the_first_token() {
     let dir = tempfile::tempdir().unwrap();
     let server = serve(
@@ -193,7 +197,7 @@ fn the_bootstrap_token_variable_sets_the_first_token() {
     .assert_ok();
 }
 
-#[test]
+#[backends]
 fn token_commands_work_while_the_server_runs() {
     let dir = tempfile::tempdir().unwrap();
     let server = serve(dir.path(), &[], &[]);
@@ -277,7 +281,7 @@ fn token_commands_work_while_the_server_runs() {
     );
 }
 
-#[test]
+#[backends]
 fn an_acknowledged_write_survives_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = serve(dir.path(), &[], &[]);
@@ -327,7 +331,7 @@ fn an_acknowledged_write_survives_kill_9() {
     assert!(resp.body.contains(&nexds::xml::b64_encode(b"object 19")));
 }
 
-#[test]
+#[backends]
 fn sigterm_stops_the_server_gracefully() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = serve(dir.path(), &[], &[]);
@@ -588,7 +592,7 @@ fn a_clients_mistakes_are_not_logged_as_errors() {
     assert!(loud.is_empty(), "client mistakes logged loudly: {loud:#?}");
 }
 
-#[test]
+#[backends]
 fn export_and_erase_refuse_a_namespace_that_never_had_a_token() {
     let dir = tempfile::tempdir().unwrap();
     let server = serve(dir.path(), &[], &[]);
@@ -691,7 +695,7 @@ fn one_shot_commands_print_no_server_log_lines() {
     }
 }
 
-#[test]
+#[backends]
 fn revoking_a_revoked_token_says_so_and_succeeds() {
     let dir = tempfile::tempdir().unwrap();
     let created = nexds(dir.path(), &["token", "create", "--namespace", "default"]);
@@ -712,7 +716,7 @@ fn revoking_a_revoked_token_says_so_and_succeeds() {
     assert!(!unknown.status.success());
 }
 
-#[test]
+#[backends]
 fn an_upload_cut_off_by_kill_9_leaves_no_temp_file_behind() {
     let dir = tempfile::tempdir().unwrap();
     let quick = [("NEXDS_UPLOAD_FORM_SECS", "3"), ("NEXDS_JANITOR_SECS", "1")];

@@ -305,6 +305,15 @@ impl Health for SqliteStore {
     }
 }
 
+#[async_trait::async_trait]
+impl crate::store::Exclusive for SqliteStore {
+    /// One server per data dir (its lock file), so the janitor never meets another
+    /// one; a one-shot `nexds purge` beside it is serialized by the writer.
+    async fn janitor_turn(&self, _wait: bool) -> Result<Option<crate::store::Turn>, StoreError> {
+        Ok(Some(crate::store::Turn::alone()))
+    }
+}
+
 impl From<rusqlite::Error> for ApiError {
     fn from(err: rusqlite::Error) -> Self {
         ApiError::internal(err)
