@@ -8,6 +8,7 @@
 //! whichever connection or process writes); a multi-writer backend must take row
 //! locks (`SELECT … FOR UPDATE`) or run serializable transactions.
 
+pub mod migrate;
 pub mod postgres;
 pub mod sqlite;
 

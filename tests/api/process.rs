@@ -878,3 +878,132 @@ fn the_text_access_line_names_the_request_id() {
     );
     assert!(line.contains("route=/health/live"), "{line}");
 }
+
+/// `nexds migrate-to-postgres`: a SQLite data dir with objects, tags, ratings, a
+/// file, a persistence slot, friends and a notification, copied into PostgreSQL;
+/// the server on PostgreSQL then answers every read exactly as before, the ids
+/// go on after the copied ones, and a second copy into the same database is refused.
+#[test]
+fn migrate_to_postgres_keeps_every_answer_and_the_id_sequence() {
+    let Some(pg) = crate::tools::require(crate::postgres::server()) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = serve(dir.path(), &[], &[]);
+    let token = title_token(dir.path());
+    let base = server.base.clone();
+    let prepare = |body: &str| {
+        let resp = post(&base, &format!("{V2}/data/prepare"), &token, body);
+        resp.assert_ok();
+        resp.text("datastore/data/data_id")
+    };
+    let rated = prepare(
+        "<prepare><size>0</size><flags><flag>not_use_storageserver</flag></flags>\
+         <type>7</type><tags><tag>Zm9v</tag><tag>YmFy</tag></tags>\
+         <meta_binary>AQID</meta_binary><access_permission><type>public</type></access_permission>\
+         <rating_init_params><param><slot>0</slot></param></rating_init_params></prepare>",
+    );
+    send(
+        &agent(),
+        "PUT",
+        &format!("{base}{V2}/metainfo/{rated}/ratings/0"),
+        &[("Authorization", &format!("Bearer {token}"))],
+        Some("<rate><rating_value>7</rating_value></rate>"),
+    )
+    .assert_ok();
+    for i in 0..30 {
+        prepare(&format!(
+            "<prepare><size>0</size><flags><flag>not_use_storageserver</flag></flags>\
+             <meta_binary>AA</meta_binary><name>n{i}</name><type>{}</type></prepare>",
+            i % 3
+        ));
+    }
+    // One more, then deleted: its id must not come back.
+    let deleted = prepare(
+        "<prepare><size>0</size><flags><flag>not_use_storageserver</flag></flags>\
+         <meta_binary>AA</meta_binary></prepare>",
+    );
+    send(
+        &agent(),
+        "DELETE",
+        &format!("{base}{V2}/data/{deleted}"),
+        &[("Authorization", &format!("Bearer {token}"))],
+        None,
+    )
+    .assert_ok();
+    let reads = [
+        format!("{V2}/metainfo/{rated}?response=meta_binary,tags,ratings"),
+        format!("{V2}/metainfo/search?type=1&sort=-data_id&limit=100"),
+        format!("{V2}/metainfo/search?tags=Zm9v"),
+        format!("{V2}/metainfo/{deleted}"),
+    ];
+    let before: Vec<String> = reads.iter().map(|p| get(&base, p, &token).body).collect();
+    assert!(
+        before[0].contains("<total_value>7</total_value>"),
+        "{}",
+        before[0]
+    );
+    drop(server);
+
+    let url = crate::postgres::new_database().unwrap();
+    let envs = [
+        ("NEXDS_DATABASE_URL", url.as_str()),
+        ("NEXDS_ALLOW_LOCAL_STORAGE", "1"),
+    ];
+    let from = data.to_str().unwrap();
+    let out = run_for(
+        dir.path(),
+        &envs,
+        &["migrate-to-postgres", "--from", from],
+        120,
+    )
+    .expect("the migration ends");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("objects: 32 rows"), "{stdout}");
+    assert!(stdout.contains("copied and verified"), "{stdout}");
+
+    let server = serve(dir.path(), &envs, &[]);
+    let after: Vec<String> = reads
+        .iter()
+        .map(|p| get(&server.base, p, &token).body)
+        .collect();
+    assert_eq!(after, before, "PostgreSQL answers as SQLite did");
+    let next: u64 = {
+        let resp = post(
+            &server.base,
+            &format!("{V2}/data/prepare"),
+            &token,
+            "<prepare><size>0</size><flags><flag>not_use_storageserver</flag></flags>\
+             <meta_binary>AA</meta_binary></prepare>",
+        );
+        resp.assert_ok();
+        resp.text("datastore/data/data_id").parse().unwrap()
+    };
+    assert_eq!(
+        next,
+        deleted.parse::<u64>().unwrap() + 1,
+        "ids go on, none reused"
+    );
+    drop(server);
+
+    let again = run_for(
+        dir.path(),
+        &envs,
+        &["migrate-to-postgres", "--from", from],
+        120,
+    )
+    .expect("the second migration ends");
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already holds nexds data"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let _ = pg;
+}

@@ -16,6 +16,7 @@
 //! `purge.rs` and `webhooks.rs`.
 
 pub mod friends;
+pub mod migrate;
 pub mod notifications;
 pub mod objects;
 pub mod persistence;
@@ -330,6 +331,13 @@ impl PgStore {
             Ok(value?)
         })
         .await
+    }
+}
+
+impl PgStore {
+    /// The pool, for work that runs its own transaction (the migration).
+    pub(crate) fn pool(&self) -> &Pool {
+        &self.inner.pool
     }
 }
 

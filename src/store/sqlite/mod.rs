@@ -4,6 +4,7 @@
 //! transaction inside. Everything that knows rusqlite is in this folder.
 
 pub mod friends;
+pub mod migrate;
 pub mod notifications;
 pub mod objects;
 pub mod persistence;
