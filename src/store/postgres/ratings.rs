@@ -1,12 +1,19 @@
-//! PENDING: this file is being ported from `store/sqlite/ratings.rs`.
-
-#![allow(unused_variables)]
+//! Rating and resetting (DESIGN §6). Each request is one `SERIALIZABLE` unit of
+//! work: concurrent ratings of one slot, from any node, are applied as if one
+//! after another (a loser of a conflict runs again on a fresh snapshot), so none
+//! is lost.
 
 use async_trait::async_trait;
 
-use crate::store::postgres::PgStore;
-use crate::store::postgres::pending;
-use crate::store::*;
+use crate::domain::Caller;
+use crate::domain::rating::{
+    self, LockType, RateParam, RatingInit, RatingTotals, StoredRating, flags,
+};
+use crate::error::ApiError;
+use crate::store::postgres::friends::known_friends;
+use crate::store::postgres::objects::{load, update_each};
+use crate::store::postgres::{PgError, PgStore, Tx, execute, opt_row, sql_id};
+use crate::store::{Ratings, StoreError};
 
 #[async_trait]
 impl Ratings for PgStore {
@@ -16,7 +23,10 @@ impl Ratings for PgStore {
         params: Vec<RateParam>,
         now: i64,
     ) -> Result<Vec<RatingTotals>, StoreError> {
-        Err(pending())
+        self.write((caller, params, now), |tx, (caller, params, now)| {
+            Box::pin(rate_unit(tx, caller, params, *now))
+        })
+        .await
     }
 
     async fn reset_ratings(
@@ -25,6 +35,145 @@ impl Ratings for PgStore {
         ids: Vec<u64>,
         now: i64,
     ) -> Result<usize, StoreError> {
-        Err(pending())
+        self.write((caller, ids, now), |tx, (caller, ids, now)| {
+            Box::pin(update_each(tx, caller, ids, *now, |tx, id| {
+                Box::pin(async move {
+                    execute(
+                        tx,
+                        "UPDATE rating_slots SET total_value = initial_value, count = 0
+                         WHERE data_id = $1",
+                        &[&sql_id(id)],
+                    )
+                    .await?;
+                    execute(
+                        tx,
+                        "DELETE FROM rating_entries WHERE data_id = $1",
+                        &[&sql_id(id)],
+                    )
+                    .await?;
+                    execute(
+                        tx,
+                        "DELETE FROM rating_locks WHERE data_id = $1",
+                        &[&sql_id(id)],
+                    )
+                    .await?;
+                    Ok(())
+                })
+            }))
+        })
+        .await
     }
+}
+
+/// Each rating of `params` in order: the object readable, the slot initialised,
+/// the rater not locked out, then the new totals saved.
+async fn rate_unit(
+    tx: &Tx<'_>,
+    caller: &Caller,
+    params: &[RateParam],
+    now: i64,
+) -> Result<Vec<RatingTotals>, PgError> {
+    let rater = rating::rater(caller);
+    let mut out = Vec::with_capacity(params.len());
+    for p in params {
+        let object = load(tx, p.data_id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(p.data_id))?;
+        let known = known_friends(tx, caller, [object.owner_id]).await?;
+        object.check_read(caller, &known, now)?;
+        let mut rating = load_rating(tx, p.data_id, p.slot).await?.ok_or_else(|| {
+            ApiError::invalid(format!(
+                "rating slot {} of data_id {} is not initialised",
+                p.slot, p.data_id
+            ))
+        })?;
+        rating.check_rater(rater, &object, lock(tx, p, rater).await?, now)?;
+        let previous = previous_value(tx, p, rater).await?;
+        rating.rate(p.value, previous)?;
+        save(tx, p, rater, &rating, now).await?;
+        out.push(rating.view());
+    }
+    Ok(out)
+}
+
+async fn load_rating(tx: &Tx<'_>, id: u64, slot: u8) -> Result<Option<StoredRating>, PgError> {
+    let row = opt_row(
+        tx,
+        "SELECT flags, initial_value, range_min, range_max, lock_type, period_hour,
+                period_duration, total_value, count
+         FROM rating_slots WHERE data_id = $1 AND slot = $2",
+        &[&sql_id(id), &i64::from(slot)],
+    )
+    .await?;
+    Ok(row.map(|r| StoredRating {
+        settings: RatingInit {
+            slot,
+            flags: r.get::<_, i64>(0) as u32,
+            initial_value: r.get(1),
+            range_min: r.get::<_, Option<i64>>(2).map(|v| v as i32),
+            range_max: r.get::<_, Option<i64>>(3).map(|v| v as i32),
+            lock: LockType::from_i64(r.get(4)),
+            period_hour: r.get::<_, i64>(5) as i32,
+            period_duration: r.get::<_, i64>(6) as i32,
+        },
+        total_value: r.get(7),
+        count: r.get::<_, i64>(8) as u64,
+    }))
+}
+
+async fn lock(tx: &Tx<'_>, p: &RateParam, rater: u32) -> Result<Option<i64>, PgError> {
+    let row = opt_row(
+        tx,
+        "SELECT locked_until FROM rating_locks WHERE data_id = $1 AND slot = $2 AND rater_id = $3",
+        &[&sql_id(p.data_id), &i64::from(p.slot), &i64::from(rater)],
+    )
+    .await?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+async fn previous_value(tx: &Tx<'_>, p: &RateParam, rater: u32) -> Result<Option<i64>, PgError> {
+    let row = opt_row(
+        tx,
+        "SELECT value FROM rating_entries WHERE data_id = $1 AND slot = $2 AND rater_id = $3",
+        &[&sql_id(p.data_id), &i64::from(p.slot), &i64::from(rater)],
+    )
+    .await?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+async fn save(
+    tx: &Tx<'_>,
+    p: &RateParam,
+    rater: u32,
+    rating: &StoredRating,
+    now: i64,
+) -> Result<(), PgError> {
+    let (id, slot, rater) = (sql_id(p.data_id), i64::from(p.slot), i64::from(rater));
+    execute(
+        tx,
+        "UPDATE rating_slots SET total_value = $3, count = $4 WHERE data_id = $1 AND slot = $2",
+        &[&id, &slot, &rating.total_value, &(rating.count as i64)],
+    )
+    .await?;
+    if rating.settings.flags & flags::MODIFIABLE != 0 {
+        execute(
+            tx,
+            "INSERT INTO rating_entries (data_id, slot, rater_id, value, rated_time)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (data_id, slot, rater_id) DO UPDATE SET value = $4, rated_time = $5",
+            &[&id, &slot, &rater, &p.value, &now],
+        )
+        .await?;
+    }
+    if let Some(until) = rating.lock_until(now) {
+        execute(
+            tx,
+            "INSERT INTO rating_locks (data_id, slot, rater_id, locked_until)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (data_id, slot, rater_id) DO UPDATE SET locked_until = $4",
+            &[&id, &slot, &rater, &until],
+        )
+        .await?;
+    }
+    Ok(())
 }
