@@ -1,6 +1,7 @@
 //! The moderation page (DESIGN §13): its headers and paths over plain HTTP, and
 //! the page itself driven in headless Chromium through WebDriver (fantoccini).
 
+use nexds_test_macros::backends;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -19,7 +20,7 @@ use crate::tools::{self, Chromium};
 /// Where the page keeps the token (the page's own constant).
 const TOKEN_KEY: &str = "nexds.moderation.token";
 
-#[test]
+#[backends]
 fn the_page_is_served_with_a_strict_policy_that_names_its_own_script() {
     let app = spawn_app();
     let resp = app.call("GET", "/admin/", None, None);
@@ -46,7 +47,7 @@ fn the_page_is_served_with_a_strict_policy_that_names_its_own_script() {
     assert!(!policy.contains("unsafe"), "{policy}");
 }
 
-#[test]
+#[backends]
 fn every_other_path_under_admin_is_not_found() {
     let app = spawn_app();
     for path in [
@@ -81,7 +82,7 @@ fn every_other_path_under_admin_is_not_found() {
     assert_eq!(resp.header("location"), Some("admin/"));
 }
 
-#[test]
+#[backends]
 fn a_moderator_approves_and_rejects_pending_objects_in_a_real_browser() {
     let Some(chromium) = tools::require(tools::chromium()) else {
         return;
@@ -550,7 +551,7 @@ fn adler32(bytes: &[u8]) -> u32 {
     (b << 16) | a
 }
 
-#[test]
+#[backends]
 fn the_test_png_has_the_checksums_png_readers_verify() {
     // CRC-32 and Adler-32 of known inputs.
     assert_eq!(crc32(b"123456789"), 0xcbf4_3926);

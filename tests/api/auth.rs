@@ -1,6 +1,7 @@
 use crate::helpers::{V2, agent, send, spawn_app};
+use nexds_test_macros::backends;
 
-#[test]
+#[backends]
 fn the_version_needs_no_token() {
     let app = spawn_app();
     let resp = app.call("GET", "/nex/datastore/version", None, None);
@@ -9,7 +10,7 @@ fn the_version_needs_no_token() {
     assert_eq!(resp.text("datastore/ngs_version"), "3.6.2.");
 }
 
-#[test]
+#[backends]
 fn a_request_without_a_token_is_access_denied() {
     let app = spawn_app();
     let resp = app.call("GET", &format!("{V2}/metainfo/1000000"), None, None);
@@ -21,14 +22,14 @@ fn a_request_without_a_token_is_access_denied() {
     );
 }
 
-#[test]
+#[backends]
 fn an_unknown_token_is_access_denied_before_anything_else() {
     let app = spawn_app();
     let resp = app.post(&format!("{V2}/data/prepare"), "nexds_nope", "<not-xml");
     resp.assert_error(401, "Core::AccessDenied");
 }
 
-#[test]
+#[backends]
 fn basic_auth_with_the_token_as_password_works() {
     let app = spawn_app();
     let id = app.create(&app.title, "");
@@ -60,7 +61,7 @@ fn base64_basic(user_pass: &str) -> String {
     )
 }
 
-#[test]
+#[backends]
 fn a_revoked_token_stops_working_at_once() {
     let app = spawn_app();
     let token = app.principal(100);
@@ -75,7 +76,7 @@ fn a_revoked_token_stops_working_at_once() {
         .assert_error(401, "Core::AccessDenied");
 }
 
-#[test]
+#[backends]
 fn namespaces_are_isolated_completely() {
     let app = spawn_app();
     let id = app.create_public();

@@ -1,3 +1,4 @@
+use nexds_test_macros::backends;
 use std::time::Duration;
 
 use crate::helpers::{V2, m, spawn_app, unix};
@@ -7,7 +8,7 @@ const DAY: i64 = 86_400;
 const SPEC_SINGLE: &str = "<change>\n  <name>new name</name>\n  <access_permission>\n    \
     <type>public</type>\n  </access_permission>\n  <tags>\n    <tag>dGFn</tag>\n  </tags>\n</change>";
 
-#[test]
+#[backends]
 fn the_spec_single_change_applies_only_the_given_fields() {
     let app = spawn_app();
     let id = app.create(&app.title, "<type>9</type><tags><tag>b2xk</tag></tags>");
@@ -39,7 +40,7 @@ fn the_spec_single_change_applies_only_the_given_fields() {
     }
 }
 
-#[test]
+#[backends]
 fn the_post_alias_changes_the_same_way() {
     let app = spawn_app();
     let id = app.create(&app.title, "");
@@ -59,7 +60,7 @@ fn batch_body(a: u64, b: u64) -> String {
         .replace("{B}", &b.to_string())
 }
 
-#[test]
+#[backends]
 fn the_spec_batch_change_applies_to_every_param_with_put_and_post() {
     let app = spawn_app();
     let a = app.create(&app.title, "");
@@ -85,7 +86,7 @@ fn the_spec_batch_change_applies_to_every_param_with_put_and_post() {
     assert_eq!(m(&app.meta(b), "name"), "again");
 }
 
-#[test]
+#[backends]
 fn a_batch_change_is_all_or_nothing_and_names_the_failing_id() {
     let app = spawn_app();
     let a = app.create(&app.title, "");
@@ -117,7 +118,7 @@ fn a_batch_change_is_all_or_nothing_and_names_the_failing_id() {
     assert_eq!(m(&app.meta(mine), "name"), "");
 }
 
-#[test]
+#[backends]
 fn a_batch_needs_one_to_a_hundred_params_each_with_a_data_id() {
     let app = spawn_app();
     let id = app.create(&app.title, "");
@@ -135,7 +136,7 @@ fn a_batch_needs_one_to_a_hundred_params_each_with_a_data_id() {
     assert_eq!(m(&app.meta(id), "name"), "");
 }
 
-#[test]
+#[backends]
 fn period_and_modify_update_time_recompute_expiry() {
     let app = spawn_app();
     let id = app.create(&app.title, "<period>30</period>");
@@ -171,7 +172,7 @@ fn period_and_modify_update_time_recompute_expiry() {
     assert_eq!(unix(&m(&meta, "created_time")), updated);
 }
 
-#[test]
+#[backends]
 fn changing_the_name_alone_touches_no_time() {
     let app = spawn_app();
     let id = app.create(&app.title, "");
@@ -188,7 +189,7 @@ fn changing_the_name_alone_touches_no_time() {
     assert_eq!(m(&after, "expire_time"), m(&before, "expire_time"));
 }
 
-#[test]
+#[backends]
 fn empty_tags_clear_them_and_meta_binary_is_replaced() {
     let app = spawn_app();
     let id = app.create(&app.title, "<tags><tag>dGFn</tag></tags>");
@@ -203,7 +204,7 @@ fn empty_tags_clear_them_and_meta_binary_is_replaced() {
     assert_eq!(m(&meta, "meta_binary"), "AQID");
 }
 
-#[test]
+#[backends]
 fn the_title_sets_review_status_and_reference_count() {
     let app = spawn_app();
     let owner = app.principal(100);
@@ -247,7 +248,7 @@ fn the_title_sets_review_status_and_reference_count() {
     app.get(&format!("{V2}/metainfo/{id}"), &other).assert_ok();
 }
 
-#[test]
+#[backends]
 fn principals_may_not_set_status_or_reference_count() {
     let app = spawn_app();
     let owner = app.principal(100);
@@ -263,7 +264,7 @@ fn principals_may_not_set_status_or_reference_count() {
     assert_eq!(m(&meta, "referred_count"), "0");
 }
 
-#[test]
+#[backends]
 fn bad_changes_are_refused_and_change_nothing() {
     let app = spawn_app();
     let id = app.create(&app.title, "<tags><tag>dGFn</tag></tags>");
@@ -294,7 +295,7 @@ fn bad_changes_are_refused_and_change_nothing() {
     assert_eq!(app.meta(id).body, before, "nothing changed");
 }
 
-#[test]
+#[backends]
 fn names_up_to_sixty_four_bytes_and_unicode_are_kept() {
     let app = spawn_app();
     let id = app.create(&app.title, "");

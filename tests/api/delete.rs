@@ -1,6 +1,7 @@
 use crate::helpers::{V2, m, spawn_app};
+use nexds_test_macros::backends;
 
-#[test]
+#[backends]
 fn a_deleted_object_is_gone_for_everyone_at_once() {
     let app = spawn_app();
     let owner = app.principal(100);
@@ -31,7 +32,7 @@ fn a_deleted_object_is_gone_for_everyone_at_once() {
     .assert_error(404, "DataStore::NotFound");
 }
 
-#[test]
+#[backends]
 fn the_post_alias_deletes_too() {
     let app = spawn_app();
     let id = app.create(&app.title, "");
@@ -49,7 +50,7 @@ fn batch(ids: &[u64]) -> String {
     format!("<delete>{params}\n</delete>")
 }
 
-#[test]
+#[backends]
 fn the_spec_batch_delete_removes_every_param() {
     let app = spawn_app();
     let a = app.create(&app.title, "");
@@ -65,7 +66,7 @@ fn the_spec_batch_delete_removes_every_param() {
     app.meta(keep);
 }
 
-#[test]
+#[backends]
 fn a_batch_delete_is_all_or_nothing() {
     let app = spawn_app();
     let a = app.create(&app.title, "");
@@ -88,7 +89,7 @@ fn a_batch_delete_is_all_or_nothing() {
     );
 }
 
-#[test]
+#[backends]
 fn a_batch_delete_needs_one_to_a_hundred_params() {
     let app = spawn_app();
     let id = app.create(&app.title, "");
@@ -106,7 +107,7 @@ fn a_batch_delete_needs_one_to_a_hundred_params() {
     app.meta(id);
 }
 
-#[test]
+#[backends]
 fn delete_is_not_allowed_with_get() {
     let app = spawn_app();
     let id = app.create(&app.title, "");

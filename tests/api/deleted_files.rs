@@ -4,6 +4,7 @@
 //! "Download URLs after a change").
 
 use nexds::domain::Caller;
+use nexds_test_macros::backends;
 
 use crate::garage;
 use crate::helpers::{Resp, TestApp, V2, download, spawn_app, spawn_app_with};
@@ -88,7 +89,7 @@ fn the_janitor_hides_what_a_crash_left_reachable(app: &TestApp) {
     assert!(refused(&download(&url, &[])));
 }
 
-#[test]
+#[backends]
 fn a_slot_that_deletes_its_last_object_cuts_its_urls_too() {
     let app = spawn_app();
     let owner = app.principal(100);
@@ -106,14 +107,14 @@ fn a_slot_that_deletes_its_last_object_cuts_its_urls_too() {
     assert!(refused(&download(&url, &[])));
 }
 
-#[test]
+#[backends]
 fn a_delete_cuts_every_url_of_the_local_store() {
     let app = spawn_app();
     delete_cuts_every_url(&app);
     the_janitor_hides_what_a_crash_left_reachable(&app);
 }
 
-#[test]
+#[backends]
 fn a_delete_cuts_every_url_of_garage() {
     let Some(garage) = garage::garage() else {
         return;

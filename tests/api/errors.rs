@@ -1,8 +1,9 @@
 //! Errors common to every endpoint (DESIGN §10).
 
 use crate::helpers::{V2, spawn_app, spawn_app_with};
+use nexds_test_macros::backends;
 
-#[test]
+#[backends]
 fn an_unknown_path_is_a_not_found_xml_error() {
     let app = spawn_app();
     let resp = app.get(&format!("{V2}/nothing/here"), &app.title);
@@ -13,7 +14,7 @@ fn an_unknown_path_is_a_not_found_xml_error() {
     );
 }
 
-#[test]
+#[backends]
 fn a_wrong_method_is_method_not_allowed() {
     let app = spawn_app();
     let id = app.create(&app.title, "");
@@ -30,7 +31,7 @@ fn a_wrong_method_is_method_not_allowed() {
         .assert_error(405, "Core::InvalidArgument");
 }
 
-#[test]
+#[backends]
 fn an_oversized_body_is_refused_with_413() {
     let app = spawn_app_with(|s| s.max_body_bytes = 1024);
     let id = app.create(&app.title, "");
@@ -44,7 +45,7 @@ fn an_oversized_body_is_refused_with_413() {
     assert_eq!(crate::helpers::m(&app.meta(id), "name"), "");
 }
 
-#[test]
+#[backends]
 fn xml_with_a_doctype_is_refused() {
     let app = spawn_app();
     let id = app.create(&app.title, "");
@@ -56,7 +57,7 @@ fn xml_with_a_doctype_is_refused() {
     resp.assert_error(400, "Core::InvalidArgument");
 }
 
-#[test]
+#[backends]
 fn unknown_elements_are_ignored_and_any_content_type_is_read() {
     let app = spawn_app();
     let id = app.create(&app.title, "");
@@ -76,14 +77,14 @@ fn unknown_elements_are_ignored_and_any_content_type_is_read() {
     assert_eq!(crate::helpers::m(&app.meta(id), "name"), "kept");
 }
 
-#[test]
+#[backends]
 fn a_malformed_query_string_is_a_core_error() {
     let app = spawn_app();
     app.get(&format!("{V2}/metainfo?data_ids=%ZZ"), &app.title)
         .assert_error(400, "Core::InvalidArgument");
 }
 
-#[test]
+#[backends]
 fn corrupted_bodies_never_get_a_5xx() {
     let app = spawn_app();
     let id = app.create(

@@ -15,6 +15,7 @@
 //! passwords to `PASSWORD`, and the changing parts of upload forms and URLs to their names.
 //! `NEXDS_BLESS=1` rewrites the `response.http` of the cases that differ, from the server.
 
+use nexds_test_macros::backends;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -514,7 +515,7 @@ fn case_dirs() -> Vec<PathBuf> {
     dirs
 }
 
-#[test]
+#[backends]
 fn fixtures_match_the_spec_examples() {
     let cases = case_dirs();
     assert!(
@@ -544,7 +545,7 @@ fn fixtures_match_the_spec_examples() {
     );
 }
 
-#[test]
+#[backends]
 fn the_normaliser_tells_documents_apart() {
     let none = HashMap::new();
     let a = canonical("<a><b>1</b><c x=\"1\"/></a>", &none, &[]).unwrap();

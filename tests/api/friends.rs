@@ -2,6 +2,7 @@
 //! they open (DESIGN §3) wherever reading or updating is checked.
 
 use crate::helpers::{Resp, TestApp, V2, listed_ids, spawn_app};
+use nexds_test_macros::backends;
 
 const OWNER: u32 = 100;
 /// In the owner's list and a recipient.
@@ -162,7 +163,7 @@ fn callers(app: &TestApp) -> [String; 5] {
     ]
 }
 
-#[test]
+#[backends]
 fn each_access_permission_type_admits_exactly_its_readers() {
     let app = spawn_app();
     set_friends(&app, OWNER, &[FRIEND, FRIEND_ONLY]);
@@ -174,7 +175,7 @@ fn each_access_permission_type_admits_exactly_its_readers() {
     }
 }
 
-#[test]
+#[backends]
 fn each_update_permission_type_admits_exactly_its_writers() {
     let app = spawn_app();
     set_friends(&app, OWNER, &[FRIEND, FRIEND_ONLY]);
@@ -186,7 +187,7 @@ fn each_update_permission_type_admits_exactly_its_writers() {
     }
 }
 
-#[test]
+#[backends]
 fn friends_of_the_owner_may_delete_with_a_friend_update_permission() {
     let app = spawn_app();
     set_friends(&app, OWNER, &[FRIEND]);
@@ -208,7 +209,7 @@ fn friends_of_the_owner_may_delete_with_a_friend_update_permission() {
     }
 }
 
-#[test]
+#[backends]
 fn lists_are_directed_and_kept_per_namespace() {
     let app = spawn_app();
     // The owner is in 7's list, which does not make 7 the owner's friend.
@@ -226,7 +227,7 @@ fn lists_are_directed_and_kept_per_namespace() {
     assert!(!reads(&app, &app.principal(RECIPIENT), id));
 }
 
-#[test]
+#[backends]
 fn a_removed_friend_loses_access_at_the_next_request() {
     let app = spawn_app();
     set_friends(&app, OWNER, &[FRIEND, FRIEND_ONLY]);
@@ -259,7 +260,7 @@ fn a_removed_friend_loses_access_at_the_next_request() {
     assert!(!reads(&app, &app.principal(FRIEND_ONLY), read));
 }
 
-#[test]
+#[backends]
 fn search_totals_count_exactly_the_friend_visible_objects() {
     let app = spawn_app();
     set_friends(&app, OWNER, &[FRIEND, FRIEND_ONLY]);
@@ -294,7 +295,7 @@ fn search_totals_count_exactly_the_friend_visible_objects() {
     assert_eq!(found, want);
 }
 
-#[test]
+#[backends]
 fn a_friend_reads_a_persistence_slot_holding_a_friend_object() {
     let app = spawn_app();
     set_friends(&app, OWNER, &[FRIEND]);
@@ -310,7 +311,7 @@ fn a_friend_reads_a_persistence_slot_holding_a_friend_object() {
         .assert_error(404, "DataStore::NotFound");
 }
 
-#[test]
+#[backends]
 fn the_title_replaces_a_list_and_principals_read_their_own() {
     let app = spawn_app();
     let path = format!("{V2}/principals/{OWNER}/friends");
@@ -340,7 +341,7 @@ fn the_title_replaces_a_list_and_principals_read_their_own() {
     assert!(listed_friends(&app.get(&path, &app.title)).is_empty());
 }
 
-#[test]
+#[backends]
 fn principals_may_not_set_lists_or_read_those_of_others() {
     let app = spawn_app();
     set_friends(&app, OWNER, &[FRIEND]);
@@ -357,7 +358,7 @@ fn principals_may_not_set_lists_or_read_those_of_others() {
     assert_eq!(listed_friends(&app.get(&path, &app.title)), vec![FRIEND]);
 }
 
-#[test]
+#[backends]
 fn bad_lists_and_ids_are_refused_and_change_nothing() {
     let app = spawn_app();
     set_friends(&app, OWNER, &[FRIEND]);

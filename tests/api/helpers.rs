@@ -1,12 +1,13 @@
 //! A real nexds on 127.0.0.1:0 with a temporary data dir, and a small HTTP client.
 
+use std::cell::Cell;
 use std::sync::mpsc;
 use std::time::Duration;
 
+use actix_web::dev::ServerHandle;
 use nexds::config::Settings;
 use nexds::startup::Application;
-use nexds::store::sqlite::SqliteStore;
-use nexds::store::{Durability, Store};
+use nexds::store::{Durability, Store, StoreOptions};
 use nexds::xml::read::{Element, parse_document};
 use tempfile::TempDir;
 
@@ -21,6 +22,69 @@ pub fn nexds_bin() -> std::path::PathBuf {
         .map_or_else(|| env!("CARGO_BIN_EXE_nexds").into(), Into::into)
 }
 
+/// The metadata database a test runs on: every test marked `#[backends]` runs
+/// once with each (DESIGN §11), as `name::sqlite` and `name::postgres`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+thread_local! {
+    static BACKEND: Cell<Backend> = const { Cell::new(Backend::Sqlite) };
+    /// The database of the `nexds` processes a test runs (PostgreSQL only).
+    static PROCESS_DATABASE: std::cell::RefCell<Option<String>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The environment a `nexds` process of the running test needs for its backend:
+/// with PostgreSQL, the test's database (made on first use, the same for every
+/// process of the test) and leave to use the local file store.
+pub fn backend_env() -> Vec<(&'static str, String)> {
+    let Some(url) = PROCESS_DATABASE.with_borrow_mut(|db| {
+        if db.is_none() {
+            *db = Backend::current().new_database();
+        }
+        db.clone()
+    }) else {
+        return Vec::new();
+    };
+    vec![
+        ("NEXDS_DATABASE_URL", url),
+        ("NEXDS_ALLOW_LOCAL_STORAGE", "1".to_owned()),
+    ]
+}
+
+impl Backend {
+    /// The backend of the test running on this thread.
+    pub fn current() -> Backend {
+        BACKEND.get()
+    }
+
+    /// Runs `test` with this backend. Without PostgreSQL (no apt-get to install
+    /// it), the PostgreSQL variant fails in CI and is skipped elsewhere.
+    pub fn run(self, test: fn()) {
+        if self == Backend::Postgres
+            && crate::tools::require(crate::postgres::server().map(drop)).is_none()
+        {
+            return;
+        }
+        BACKEND.set(self);
+        PROCESS_DATABASE.with_borrow_mut(|db| *db = None);
+        test();
+    }
+
+    /// A new database of this backend for a server: `None` is SQLite in its data dir.
+    pub fn new_database(self) -> Option<String> {
+        match self {
+            Backend::Sqlite => None,
+            Backend::Postgres => {
+                Some(crate::postgres::new_database().expect("a PostgreSQL database"))
+            }
+        }
+    }
+}
+
 pub struct TestApp {
     pub base: String,
     pub title: String,
@@ -29,8 +93,19 @@ pub struct TestApp {
     /// Kept so the data dir lives as long as the app.
     _dir: TempDir,
     store: Store,
-    sqlite: SqliteStore,
+    server: ServerHandle,
     agent: ureq::Agent,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Stops the server (its thread ends, closing its connections); the
+        // PostgreSQL database of the test goes with it.
+        drop(self.server.stop(false));
+        if let Some(url) = &self.settings.database_url {
+            crate::postgres::drop_database(url);
+        }
+    }
 }
 
 /// Starts the application in its own thread; it lives until the test process ends.
@@ -46,6 +121,9 @@ pub fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         data_dir: dir.path().to_owned(),
         bootstrap_token: Some(title.clone()),
         durability: Durability::Normal,
+        database_url: Backend::current().new_database(),
+        database_pool_size: 4,
+        allow_local_storage: true,
         workers: Some(1),
         ..Settings::default()
     };
@@ -55,22 +133,25 @@ pub fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
             let app = Application::build(settings).expect("the app builds");
-            tx.send(app.addr()).expect("send addr");
+            tx.send((app.addr(), app.handle())).expect("send addr");
             app.run().await
         })
     });
-    let addr = rx
+    let (addr, server) = rx
         .recv_timeout(Duration::from_secs(20))
         .expect("the app starts");
-    let sqlite = SqliteStore::open(dir.path(), Durability::Normal).expect("store");
-    let store: Store = std::sync::Arc::new(sqlite.clone());
+    let store = nexds::store::open_with(&StoreOptions {
+        pool_size: 2,
+        ..kept.store_options()
+    })
+    .expect("store");
     TestApp {
         base: format!("http://{addr}"),
         title,
         settings: kept,
         _dir: dir,
         store,
-        sqlite,
+        server,
         agent: agent(),
     }
 }
@@ -404,10 +485,34 @@ impl TestApp {
         self.token("default", Some(id))
     }
 
-    /// The SQLite database underneath, for arrange steps the API has no way to
-    /// take (moving times into the past, counting the file outbox).
-    pub fn sqlite(&self) -> &SqliteStore {
-        &self.sqlite
+    /// Runs `sql` on the metadata database underneath, whichever it is, for
+    /// arrange steps the API has no way to take (moving times into the past,
+    /// counting the file outbox); SQL both databases read alike, values inline.
+    /// Returns the first column of the last row read, if it is a number.
+    pub fn sql(&self, sql: &str) -> Option<i64> {
+        match &self.settings.database_url {
+            Some(url) => crate::postgres::execute(url, sql).expect("SQL on PostgreSQL"),
+            None => {
+                let conn = rusqlite::Connection::open(self._dir.path().join("nexds.db"))
+                    .expect("the SQLite database");
+                conn.busy_timeout(Duration::from_secs(10))
+                    .expect("busy timeout");
+                if !sql.trim_start().to_ascii_uppercase().starts_with("SELECT") {
+                    conn.execute_batch(sql).expect("SQL on SQLite");
+                    return None;
+                }
+                conn.query_row(sql, [], |r| r.get::<_, i64>(0))
+                    .map_err(|e| format!("{sql}: {e}"))
+                    .ok()
+            }
+        }
+    }
+
+    /// The number `sql` (a `SELECT count(*) …`) gives.
+    #[track_caller]
+    pub fn sql_count(&self, sql: &str) -> i64 {
+        self.sql(sql)
+            .unwrap_or_else(|| panic!("no number from {sql}"))
     }
 
     pub fn store(&self) -> &Store {
@@ -421,19 +526,25 @@ impl TestApp {
 
     /// Moves a time column of an object `secs` seconds into the past.
     pub fn age(&self, id: u64, column: &str, secs: i64) {
-        let sql = format!("UPDATE objects SET {column} = {column} - ?2 WHERE data_id = ?1");
-        self.sqlite
-            .write_blocking(|tx| Ok(tx.execute(&sql, (id as i64, secs))?))
-            .expect("age");
+        self.sql(&format!(
+            "UPDATE objects SET {column} = {column} - {secs} WHERE data_id = {id}"
+        ));
     }
 
     /// How many files are queued for deletion.
     pub fn queued_deletions(&self) -> i64 {
-        self.sqlite
-            .read_blocking(|c| {
-                Ok(c.query_row("SELECT count(*) FROM blob_deletions", [], |r| r.get(0))?)
-            })
-            .expect("count")
+        self.sql_count("SELECT count(*) FROM blob_deletions")
+    }
+
+    /// The environment of a one-shot `nexds` command on this server's data: its
+    /// data dir and, on PostgreSQL, its database.
+    pub fn cli_env(&self) -> Vec<(&'static str, std::ffi::OsString)> {
+        let mut env = vec![("NEXDS_DATA_DIR", self.data_dir().as_os_str().to_owned())];
+        if let Some(url) = &self.settings.database_url {
+            env.push(("NEXDS_DATABASE_URL", url.into()));
+            env.push(("NEXDS_ALLOW_LOCAL_STORAGE", "1".into()));
+        }
+        env
     }
 
     /// The server's data dir (the local store keeps its files under `blobs/`).

@@ -1,6 +1,7 @@
 //! The janitor (background and `nexds purge`): what goes, what stays, and crash safety.
 
 use nexds::janitor::{self, Retention};
+use nexds_test_macros::backends;
 
 use crate::helpers::{TestApp, V2, spawn_app};
 
@@ -29,7 +30,7 @@ fn run(app: &TestApp) -> janitor::Report {
         .expect("janitor")
 }
 
-#[test]
+#[backends]
 fn expired_objects_go_with_their_files_and_live_ones_stay() {
     let app = spawn_app();
     let form = app.prepare_upload(&app.title, 4, "<period>1</period>");
@@ -59,7 +60,7 @@ fn expired_objects_go_with_their_files_and_live_ones_stay() {
     assert_eq!(app.queued_deletions(), 0);
 }
 
-#[test]
+#[backends]
 fn deleted_objects_stay_for_the_retention_window_then_go() {
     let app = spawn_app();
     let id = app.upload(&app.title, b"kept a while", "");
@@ -79,7 +80,7 @@ fn deleted_objects_stay_for_the_retention_window_then_go() {
     assert!(!file_path(&app, &key).exists());
 }
 
-#[test]
+#[backends]
 fn uploads_never_completed_go_after_the_timeout() {
     let app = spawn_app();
     let form = app.prepare_upload(&app.title, 3, "");
@@ -93,7 +94,7 @@ fn uploads_never_completed_go_after_the_timeout() {
         .assert_error(404, "DataStore::NotFound");
 }
 
-#[test]
+#[backends]
 fn a_crash_in_the_middle_of_a_purge_loses_track_of_nothing() {
     let app = spawn_app();
     let id = app.upload(&app.title, b"doomed", "");
@@ -110,22 +111,15 @@ fn a_crash_in_the_middle_of_a_purge_loses_track_of_nothing() {
     assert_eq!(rows.deleted, 1);
     assert!(file_path(&app, &key).exists(), "the file is still there");
     assert_eq!(app.queued_deletions(), 1, "and queued: nothing forgets it");
-    let gone = app
-        .sqlite()
-        .read_blocking(|c| {
-            Ok(c.query_row(
-                "SELECT count(*) FROM objects WHERE data_id = ?1",
-                [id as i64],
-                |r| r.get::<_, i64>(0),
-            )?)
-        })
-        .unwrap();
+    let gone = app.sql_count(&format!(
+        "SELECT count(*) FROM objects WHERE data_id = {id}"
+    ));
     assert_eq!(gone, 0, "no row points at a file that may be missing");
 
     // The next run, here the one-shot command, finishes the job.
     let out = std::process::Command::new(crate::helpers::nexds_bin())
         .arg("purge")
-        .env("NEXDS_DATA_DIR", app.data_dir())
+        .envs(app.cli_env())
         .env("RUST_LOG", "warn")
         .output()
         .unwrap();

@@ -1,6 +1,7 @@
 use crate::helpers::{V2, listed_ids, m, spawn_app};
+use nexds_test_macros::backends;
 
-#[test]
+#[backends]
 fn the_default_answer_has_no_optional_parts() {
     let app = spawn_app();
     let id = app.create(
@@ -16,7 +17,7 @@ fn the_default_answer_has_no_optional_parts() {
     }
 }
 
-#[test]
+#[backends]
 fn response_options_add_their_parts_and_tag_is_an_alias() {
     let app = spawn_app();
     let id = app.create(&app.title, "<tags><tag>dGFn</tag></tags>");
@@ -38,7 +39,7 @@ fn response_options_add_their_parts_and_tag_is_an_alias() {
     );
 }
 
-#[test]
+#[backends]
 fn an_unknown_response_option_is_invalid() {
     let app = spawn_app();
     let id = app.create(&app.title, "");
@@ -49,7 +50,7 @@ fn an_unknown_response_option_is_invalid() {
     .assert_error(400, "DataStore::InvalidArgument");
 }
 
-#[test]
+#[backends]
 fn an_unknown_data_id_is_not_found() {
     let app = spawn_app();
     let resp = app.get(&format!("{V2}/metainfo/10"), &app.title);
@@ -58,7 +59,7 @@ fn an_unknown_data_id_is_not_found() {
     assert_eq!(resp.text("error/message"), "data_id 10 not found");
 }
 
-#[test]
+#[backends]
 fn a_non_numeric_data_id_is_a_core_invalid_argument() {
     let app = spawn_app();
     for path in [
@@ -82,7 +83,7 @@ fn a_non_numeric_data_id_is_a_core_invalid_argument() {
         .assert_error(400, "Core::InvalidArgument");
 }
 
-#[test]
+#[backends]
 fn the_batch_form_keeps_the_order_asked_and_skips_what_is_missing() {
     let app = spawn_app();
     let a = app.create(&app.title, "");
@@ -98,7 +99,7 @@ fn the_batch_form_keeps_the_order_asked_and_skips_what_is_missing() {
     assert!(resp.body.contains("<tags length=\"0\"/>"));
 }
 
-#[test]
+#[backends]
 fn the_batch_form_takes_one_to_a_hundred_ids() {
     let app = spawn_app();
     let ids: Vec<String> = (1_000_000..1_000_101).map(|i| i.to_string()).collect();
@@ -122,7 +123,7 @@ fn the_batch_form_takes_one_to_a_hundred_ids() {
         .assert_error(400, "DataStore::InvalidArgument");
 }
 
-#[test]
+#[backends]
 fn reading_metadata_does_not_count_as_a_reference() {
     let app = spawn_app();
     let id = app.create(&app.title, "");

@@ -2,6 +2,7 @@
 //! `use_notification_on_post` becomes visible, reading them, and the janitor.
 
 use nexds::janitor;
+use nexds_test_macros::backends;
 
 use crate::helpers::{Resp, TestApp, V2, spawn_app};
 
@@ -77,7 +78,7 @@ fn post(app: &TestApp, kind: &str, flags: &str) -> u64 {
     )
 }
 
-#[test]
+#[backends]
 fn each_access_type_notifies_its_recipients_once_and_never_the_owner() {
     let app = spawn_app();
     // 7 and 9 are friends of the owner; 7 and 8 are the recipients.
@@ -99,7 +100,7 @@ fn each_access_type_notifies_its_recipients_once_and_never_the_owner() {
     }
 }
 
-#[test]
+#[backends]
 fn only_flagged_objects_with_a_file_are_posted() {
     let app = spawn_app();
     set_friends(&app, OWNER, &[7]);
@@ -124,7 +125,7 @@ fn only_flagged_objects_with_a_file_are_posted() {
     assert_eq!(notified(&app, 7), Vec::<u64>::new());
 }
 
-#[test]
+#[backends]
 fn an_object_under_review_is_posted_when_a_title_approves_it() {
     let app = spawn_app();
     set_friends(&app, OWNER, &[7]);
@@ -146,7 +147,7 @@ fn an_object_under_review_is_posted_when_a_title_approves_it() {
     assert_eq!(notified(&app, 7), vec![id]);
 }
 
-#[test]
+#[backends]
 fn a_rejected_object_is_not_posted() {
     let app = spawn_app();
     set_friends(&app, OWNER, &[7]);
@@ -160,7 +161,7 @@ fn a_rejected_object_is_not_posted() {
     assert_eq!(notified(&app, 7), Vec::<u64>::new());
 }
 
-#[test]
+#[backends]
 fn since_and_limit_page_through_them_oldest_first() {
     let app = spawn_app();
     set_friends(&app, OWNER, &[7]);
@@ -183,7 +184,7 @@ fn since_and_limit_page_through_them_oldest_first() {
     );
 }
 
-#[test]
+#[backends]
 fn a_principal_sees_only_its_own_in_its_own_namespace() {
     let app = spawn_app();
     set_friends(&app, OWNER, &[7]);
@@ -194,7 +195,7 @@ fn a_principal_sees_only_its_own_in_its_own_namespace() {
     assert_eq!(notified(&app, 7).len(), 1);
 }
 
-#[test]
+#[backends]
 fn bad_callers_and_parameters_are_refused() {
     let app = spawn_app();
     let me = app.principal(7);
@@ -216,21 +217,16 @@ fn bad_callers_and_parameters_are_refused() {
         .assert_error(401, "Core::AccessDenied");
 }
 
-#[test]
+#[backends]
 fn the_janitor_removes_notifications_older_than_thirty_days() {
     let app = spawn_app();
     set_friends(&app, OWNER, &[7]);
     let old = post(&app, "friend", "");
     let recent = post(&app, "friend", "");
-    app.sqlite()
-        .write_blocking(|tx| {
-            tx.execute(
-                "UPDATE notifications SET created_time = created_time - ?1 WHERE data_id = ?2",
-                rusqlite::params![30 * DAY + 1, old as i64],
-            )?;
-            Ok(())
-        })
-        .unwrap();
+    app.sql(&format!(
+        "UPDATE notifications SET created_time = created_time - {} WHERE data_id = {old}",
+        30 * DAY + 1
+    ));
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let report = actix_web::rt::System::new()
         .block_on(janitor::run_once(
@@ -244,7 +240,7 @@ fn the_janitor_removes_notifications_older_than_thirty_days() {
     assert_eq!(notified(&app, 7), vec![recent]);
 }
 
-#[test]
+#[backends]
 fn an_erase_takes_the_notifications_of_the_principal_and_of_its_objects() {
     let app = spawn_app();
     set_friends(&app, OWNER, &[7, 9]);

@@ -1,5 +1,6 @@
 //! The operator's side (DESIGN §12): health, metrics, request ids.
 
+use nexds_test_macros::backends;
 use std::collections::HashMap;
 
 use crate::garage;
@@ -15,7 +16,7 @@ fn get(app: &TestApp, path: &str, headers: &[(&str, &str)]) -> Resp {
     )
 }
 
-#[test]
+#[backends]
 fn live_and_ready_answer_ok_without_a_token() {
     let app = spawn_app();
     for path in ["/health/live", "/health/ready"] {
@@ -24,7 +25,7 @@ fn live_and_ready_answer_ok_without_a_token() {
     }
 }
 
-#[test]
+#[backends]
 fn ready_is_503_naming_the_file_storage_while_its_folder_is_gone() {
     let app = spawn_app();
     let blobs = app.data_dir().join("blobs");
@@ -40,7 +41,7 @@ fn ready_is_503_naming_the_file_storage_while_its_folder_is_gone() {
     assert_eq!((resp.status, resp.body.as_str()), (200, "ok"));
 }
 
-#[test]
+#[backends]
 fn ready_follows_garage_going_away_and_coming_back() {
     let Some(mut garage) = garage::garage() else {
         return;
@@ -123,7 +124,7 @@ fn has(samples: &[Sample], metric: &str, label: &str, value: &str) -> bool {
         .any(|s| s.metric == metric && s.labels.get(label).map(String::as_str) == Some(value))
 }
 
-#[test]
+#[backends]
 fn metrics_count_requests_by_route_pattern_and_status() {
     let app = spawn_app();
     // Methods and statuses no other test sends to these routes: the counts of
@@ -245,7 +246,7 @@ fn metrics_count_requests_by_route_pattern_and_status() {
     }
 }
 
-#[test]
+#[backends]
 fn a_completed_upload_is_counted() {
     let app = spawn_app();
     let completed = |samples: &[Sample]| value(samples, "nexds_uploads_completed_total", &[]);
@@ -255,7 +256,7 @@ fn a_completed_upload_is_counted() {
     assert!(completed(&scrape(&app, &[])) >= before + 1.0);
 }
 
-#[test]
+#[backends]
 fn metrics_need_the_metrics_token_when_one_is_set() {
     let app = spawn_app_with(|s| s.metrics_token = Some("scrape-me".into()));
     let resp = get(&app, "/metrics", &[]);
@@ -281,7 +282,7 @@ fn metrics_need_the_metrics_token_when_one_is_set() {
     assert_eq!(get(&spawn_app(), "/metrics", &[]).status, 200);
 }
 
-#[test]
+#[backends]
 fn every_answer_carries_a_request_id_and_a_sane_one_sent_is_kept() {
     let app = spawn_app();
     let token = format!("Bearer {}", app.title);
@@ -341,7 +342,7 @@ fn every_answer_carries_a_request_id_and_a_sane_one_sent_is_kept() {
     }
 }
 
-#[test]
+#[backends]
 fn the_s3_error_names_the_request_id_of_the_header() {
     let app = spawn_app();
     let url = format!("{}/storage/nexds/objects/none.bin", app.base);

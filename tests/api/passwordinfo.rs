@@ -1,6 +1,7 @@
 use crate::helpers::{V2, listed_ids, spawn_app};
+use nexds_test_macros::backends;
 
-#[test]
+#[backends]
 fn the_owner_and_the_title_read_stable_non_zero_passwords() {
     let app = spawn_app();
     let owner = app.principal(100);
@@ -24,7 +25,7 @@ fn the_owner_and_the_title_read_stable_non_zero_passwords() {
     assert_eq!(again.body, resp.body, "the title reads the same passwords");
 }
 
-#[test]
+#[backends]
 fn others_may_not_read_passwords() {
     let app = spawn_app();
     let owner = app.principal(100);
@@ -50,7 +51,7 @@ fn others_may_not_read_passwords() {
     );
 }
 
-#[test]
+#[backends]
 fn the_batch_form_lists_own_objects_in_order() {
     let app = spawn_app();
     let owner = app.principal(100);

@@ -1,6 +1,7 @@
 //! Principal tokens and the permission rules of DESIGN §3.
 
 use crate::helpers::{V2, listed_ids, m, spawn_app};
+use nexds_test_macros::backends;
 
 fn change(app: &crate::helpers::TestApp, id: u64, token: &str) -> crate::helpers::Resp {
     app.put(
@@ -10,7 +11,7 @@ fn change(app: &crate::helpers::TestApp, id: u64, token: &str) -> crate::helpers
     )
 }
 
-#[test]
+#[backends]
 fn a_private_object_is_invisible_to_other_principals() {
     let app = spawn_app();
     let owner = app.principal(100);
@@ -25,7 +26,7 @@ fn a_private_object_is_invisible_to_other_principals() {
     assert_eq!(m(&app.meta(id), "name"), "");
 }
 
-#[test]
+#[backends]
 fn readers_without_update_permission_are_denied_changes() {
     let app = spawn_app();
     let owner = app.principal(100);
@@ -41,7 +42,7 @@ fn readers_without_update_permission_are_denied_changes() {
     change(&app, id, &owner).assert_ok();
 }
 
-#[test]
+#[backends]
 fn specified_permissions_admit_their_recipients_only() {
     let app = spawn_app();
     let owner = app.principal(100);
@@ -60,7 +61,7 @@ fn specified_permissions_admit_their_recipients_only() {
     change(&app, id, &stranger).assert_error(404, "DataStore::NotFound");
 }
 
-#[test]
+#[backends]
 fn friend_permissions_deny_principals_when_the_owner_has_no_friend_list() {
     let app = spawn_app();
     let owner = app.principal(100);
@@ -79,7 +80,7 @@ fn friend_permissions_deny_principals_when_the_owner_has_no_friend_list() {
     }
 }
 
-#[test]
+#[backends]
 fn the_owner_passes_even_a_private_update_permission() {
     let app = spawn_app();
     let owner = app.principal(100);
@@ -91,7 +92,7 @@ fn the_owner_passes_even_a_private_update_permission() {
     app.delete(&format!("{V2}/data/{id}"), &owner).assert_ok();
 }
 
-#[test]
+#[backends]
 fn the_title_token_passes_every_check() {
     let app = spawn_app();
     let owner = app.principal(100);
@@ -108,7 +109,7 @@ fn the_title_token_passes_every_check() {
         .assert_ok();
 }
 
-#[test]
+#[backends]
 fn pending_objects_are_under_review_for_readers_who_are_not_the_owner() {
     let app = spawn_app();
     let owner = app.principal(100);
@@ -129,7 +130,7 @@ fn pending_objects_are_under_review_for_readers_who_are_not_the_owner() {
     assert!(batch.body.contains("<metainfos length=\"0\"/>"));
 }
 
-#[test]
+#[backends]
 fn batch_reads_skip_what_the_principal_may_not_see() {
     let app = spawn_app();
     let owner = app.principal(100);

@@ -1,6 +1,7 @@
 //! Persistence slots (spec 12.3.2.9, DESIGN §7).
 
 use crate::helpers::{TestApp, V2, m, spawn_app, unix};
+use nexds_test_macros::backends;
 
 const DAY: i64 = 86_400;
 
@@ -12,7 +13,7 @@ fn body(id: u64, extra: &str) -> String {
     format!("<perpetuate>\n  <data_id>{id}</data_id>{extra}\n</perpetuate>")
 }
 
-#[test]
+#[backends]
 fn a_perpetuated_object_never_expires_and_reads_back_from_its_slot() {
     let app = spawn_app();
     let owner = app.principal(100);
@@ -43,7 +44,7 @@ fn a_perpetuated_object_never_expires_and_reads_back_from_its_slot() {
     );
 }
 
-#[test]
+#[backends]
 fn replacing_a_slot_deletes_the_old_object_by_default() {
     let app = spawn_app();
     let owner = app.principal(100);
@@ -65,7 +66,7 @@ fn replacing_a_slot_deletes_the_old_object_by_default() {
     );
 }
 
-#[test]
+#[backends]
 fn replacing_with_delete_last_object_0_lets_the_old_object_expire_again() {
     let app = spawn_app();
     let owner = app.principal(100);
@@ -89,7 +90,7 @@ fn replacing_with_delete_last_object_0_lets_the_old_object_expire_again() {
     );
 }
 
-#[test]
+#[backends]
 fn unperpetuate_releases_the_object_with_both_methods() {
     let app = spawn_app();
     let owner = app.principal(100);
@@ -127,7 +128,7 @@ fn unperpetuate_releases_the_object_with_both_methods() {
     );
 }
 
-#[test]
+#[backends]
 fn the_batch_form_lists_filled_readable_slots() {
     let app = spawn_app();
     let owner = app.principal(100);
@@ -173,7 +174,7 @@ fn the_batch_form_lists_filled_readable_slots() {
         .assert_error(400, "DataStore::InvalidArgument");
 }
 
-#[test]
+#[backends]
 fn only_the_owner_principal_or_the_title_manages_slots() {
     let app = spawn_app();
     let owner = app.principal(100);
@@ -194,7 +195,7 @@ fn only_the_owner_principal_or_the_title_manages_slots() {
     assert_eq!(m(&app.meta(id), "expire_time"), "9999-12-31T00:00:00Z");
 }
 
-#[test]
+#[backends]
 fn bad_persistence_requests_change_nothing() {
     let app = spawn_app();
     let owner = app.principal(100);
@@ -221,7 +222,7 @@ fn bad_persistence_requests_change_nothing() {
     assert_ne!(m(&app.meta(id), "expire_time"), "9999-12-31T00:00:00Z");
 }
 
-#[test]
+#[backends]
 fn deleting_a_persisted_object_frees_its_slot() {
     let app = spawn_app();
     let owner = app.principal(100);

@@ -1,8 +1,9 @@
 use crate::helpers::{V2, m, spawn_app, unix};
+use nexds_test_macros::backends;
 
 const DAY: i64 = 86_400;
 
-#[test]
+#[backends]
 fn a_meta_only_prepare_creates_a_finished_object_at_once() {
     let app = spawn_app();
     let resp = app.post(
@@ -61,7 +62,7 @@ fn a_meta_only_prepare_creates_a_finished_object_at_once() {
     assert_eq!(unix(&m(&meta, "expire_time")), created + 30 * DAY);
 }
 
-#[test]
+#[backends]
 fn data_ids_start_at_one_million_and_increase() {
     let app = spawn_app();
     let a = app.create(&app.title, "");
@@ -70,7 +71,7 @@ fn data_ids_start_at_one_million_and_increase() {
     assert_eq!(b, a + 1);
 }
 
-#[test]
+#[backends]
 fn the_default_period_is_ninety_days() {
     let app = spawn_app();
     let id = app.create(&app.title, "");
@@ -82,7 +83,7 @@ fn the_default_period_is_ninety_days() {
     );
 }
 
-#[test]
+#[backends]
 fn owners_follow_the_caller() {
     let app = spawn_app();
     let by_title = app.create(&app.title, "<owner_id>555</owner_id>");
@@ -99,7 +100,7 @@ fn owners_follow_the_caller() {
     assert_eq!(app.next_id(), next + 1, "nothing was created");
 }
 
-#[test]
+#[backends]
 fn need_review_creates_a_pending_object() {
     let app = spawn_app();
     let id = app.create(
@@ -109,7 +110,7 @@ fn need_review_creates_a_pending_object() {
     assert_eq!(m(&app.meta(id), "status"), "pending");
 }
 
-#[test]
+#[backends]
 fn rating_init_params_initialise_slots() {
     let app = spawn_app();
     let id = app.create(
@@ -133,7 +134,7 @@ fn rating_init_params_initialise_slots() {
     );
 }
 
-#[test]
+#[backends]
 fn a_persisted_object_never_expires_and_replaces_the_slot_holder() {
     let app = spawn_app();
     let p = app.principal(100);
@@ -168,7 +169,7 @@ fn a_persisted_object_never_expires_and_replaces_the_slot_holder() {
     assert_eq!(m(&app.meta(third), "expire_time"), "9999-12-31T00:00:00Z");
 }
 
-#[test]
+#[backends]
 fn bad_prepares_are_refused_and_create_nothing() {
     let app = spawn_app();
     let tags17: String = (0..17)
@@ -241,7 +242,7 @@ fn b64(s: &str) -> String {
     nexds::xml::b64_encode(s.as_bytes())
 }
 
-#[test]
+#[backends]
 fn a_name_given_at_prepare_is_kept_for_uploads_too() {
     let app = spawn_app();
     let form = app.prepare_upload(&app.title, 3, "<name>replay</name>");

@@ -1,6 +1,7 @@
 //! A principal's data as a whole (GS2-Datastore's per-user operations): the
 //! export archive, the erase, and listing one's own data in every state.
 
+use nexds_test_macros::backends;
 use std::collections::BTreeMap;
 use std::io::Read;
 
@@ -225,7 +226,7 @@ fn counts(resp: &Resp) -> (u64, u64, u64, u64) {
     (n("objects"), n("files"), n("ratings"), n("persistence"))
 }
 
-#[test]
+#[backends]
 fn the_export_holds_every_object_of_the_principal_with_byte_identical_files() {
     let w = world();
     let resp = export(&w.app, &w.app.title, 100);
@@ -335,7 +336,7 @@ fn the_export_holds_every_object_of_the_principal_with_byte_identical_files() {
     assert_eq!(texts(locks[0], "slot"), "1");
 }
 
-#[test]
+#[backends]
 fn a_principal_without_data_exports_an_archive_of_empty_documents() {
     let app = spawn_app();
     let resp = export(&app, &app.title, 4242);
@@ -351,7 +352,7 @@ fn a_principal_without_data_exports_an_archive_of_empty_documents() {
     );
 }
 
-#[test]
+#[backends]
 fn principal_tokens_may_neither_export_nor_erase_even_their_own_data() {
     let app = spawn_app();
     let p100 = app.principal(100);
@@ -371,7 +372,7 @@ fn principal_tokens_may_neither_export_nor_erase_even_their_own_data() {
         .assert_error(401, "Core::AccessDenied");
 }
 
-#[test]
+#[backends]
 fn erase_removes_everything_of_the_principal_and_takes_back_their_ratings() {
     let w = world();
     let app = &w.app;
@@ -413,7 +414,7 @@ fn erase_removes_everything_of_the_principal_and_takes_back_their_ratings() {
     rate(app, &w.p100, w.theirs, 1, 1);
 }
 
-#[test]
+#[backends]
 fn an_upload_posted_after_the_erase_is_undone_when_its_form_expires() {
     let app = spawn_app();
     let p100 = app.principal(100);
@@ -444,7 +445,7 @@ fn an_upload_posted_after_the_erase_is_undone_when_its_form_expires() {
     assert_eq!(app.queued_deletions(), 0);
 }
 
-#[test]
+#[backends]
 fn erase_leaves_other_principals_and_other_namespaces_alone() {
     let w = world();
     let app = &w.app;
@@ -475,7 +476,7 @@ fn erase_leaves_other_principals_and_other_namespaces_alone() {
     assert_eq!(m(&meta, "ratings/rating/total_value"), "10");
 }
 
-#[test]
+#[backends]
 fn erase_deletes_the_files_from_garage() {
     let Some(garage) = garage::garage() else {
         return;
@@ -503,7 +504,7 @@ fn erase_deletes_the_files_from_garage() {
     assert_eq!(app.queued_deletions(), 0);
 }
 
-#[test]
+#[backends]
 fn the_export_and_erase_commands_work_beside_the_running_server() {
     let w = world();
     let app = &w.app;
@@ -511,7 +512,7 @@ fn the_export_and_erase_commands_work_beside_the_running_server() {
     let run = |args: &[&str]| {
         let output = std::process::Command::new(crate::helpers::nexds_bin())
             .args(args)
-            .env("NEXDS_DATA_DIR", app.data_dir())
+            .envs(app.cli_env())
             .env("RUST_LOG", "warn")
             .output()
             .unwrap();
@@ -561,7 +562,7 @@ fn the_export_and_erase_commands_work_beside_the_running_server() {
     assert!(!stored_file(app, w.mine[0].0).exists());
     let refused = std::process::Command::new(crate::helpers::nexds_bin())
         .args(["erase", "--namespace", "no/such", "--principal", "100"])
-        .env("NEXDS_DATA_DIR", app.data_dir())
+        .envs(app.cli_env())
         .output()
         .unwrap();
     assert!(!refused.status.success());
@@ -617,7 +618,7 @@ fn next_page_token(body: &str) -> Option<String> {
     }
 }
 
-#[test]
+#[backends]
 fn a_principal_lists_its_own_objects_in_every_state() {
     let w = world();
     let (items, next) = listed(&list(&w.app, &w.p100, ""));
@@ -661,7 +662,7 @@ fn a_principal_lists_its_own_objects_in_every_state() {
     assert_eq!(listed(&list(&w.app, &w.p300, "")).0, vec![]);
 }
 
-#[test]
+#[backends]
 fn expired_objects_uploads_past_their_deadline_and_deletions_past_retention_are_not_listed() {
     let app = spawn_app();
     let p100 = app.principal(100);
@@ -679,7 +680,7 @@ fn expired_objects_uploads_past_their_deadline_and_deletions_past_retention_are_
     );
 }
 
-#[test]
+#[backends]
 fn pages_concatenate_to_the_whole_listing_without_repeats() {
     let w = world();
     for status in ["all", "uploading", "none"] {
@@ -713,7 +714,7 @@ fn pages_concatenate_to_the_whole_listing_without_repeats() {
     }
 }
 
-#[test]
+#[backends]
 fn a_title_token_lists_the_data_of_the_owner_it_names() {
     let w = world();
     let title = list(&w.app, &w.app.title, "?owner_id=100");
@@ -732,7 +733,7 @@ fn a_title_token_lists_the_data_of_the_owner_it_names() {
     );
 }
 
-#[test]
+#[backends]
 fn bad_limits_statuses_and_page_tokens_are_refused() {
     let w = world();
     let app = &w.app;

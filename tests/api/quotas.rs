@@ -2,6 +2,7 @@
 //! version or a meta_binary change that would pass a limit is 409 OverCapacity and
 //! changes nothing; deleted and expired objects stop counting at once.
 
+use nexds_test_macros::backends;
 use std::thread;
 
 use nexds::config::Settings;
@@ -39,7 +40,7 @@ fn prepare_meta(app: &TestApp, token: &str, meta: &[u8]) -> Resp {
     )
 }
 
-#[test]
+#[backends]
 fn the_object_limit_counts_live_objects_and_frees_at_delete_and_expiry() {
     let app = app(|s| s.quota_objects = Some(3));
     let owner = app.principal(100);
@@ -76,7 +77,7 @@ fn the_object_limit_counts_live_objects_and_frees_at_delete_and_expiry() {
     );
 }
 
-#[test]
+#[backends]
 fn the_byte_limit_holds_declared_sizes_at_prepare_and_at_a_new_version() {
     let app = app(|s| s.quota_bytes = Some(100));
     let owner = app.principal(100);
@@ -102,7 +103,7 @@ fn the_byte_limit_holds_declared_sizes_at_prepare_and_at_a_new_version() {
     app.create(&owner, "");
 }
 
-#[test]
+#[backends]
 fn the_meta_binary_limit_holds_at_prepare_and_at_change() {
     let app = app(|s| s.quota_meta_bytes = Some(10));
     let owner = app.principal(100);
@@ -132,7 +133,7 @@ fn the_meta_binary_limit_holds_at_prepare_and_at_change() {
     prepare_meta(&app, &owner, b"12").assert_ok();
 }
 
-#[test]
+#[backends]
 fn parallel_prepares_at_the_limit_never_pass_it() {
     let app = app(|s| s.quota_objects = Some(3));
     let owner = app.principal(100);

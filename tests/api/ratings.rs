@@ -1,6 +1,7 @@
 //! Rating and resetting (spec 12.3.2.8, DESIGN §6).
 
 use crate::helpers::{TestApp, V2, m, spawn_app};
+use nexds_test_macros::backends;
 
 fn rating_xml(params: &str) -> String {
     format!("<rating_init_params>{params}</rating_init_params>")
@@ -46,7 +47,7 @@ fn public_with(app: &TestApp, owner: &str, params: &str) -> u64 {
     )
 }
 
-#[test]
+#[backends]
 fn the_spec_single_rating_adds_to_the_slot() {
     let app = spawn_app();
     let owner = app.principal(100);
@@ -66,7 +67,7 @@ fn the_spec_single_rating_adds_to_the_slot() {
     assert_eq!(m(&meta, "ratings/rating/total_value"), "130");
 }
 
-#[test]
+#[backends]
 fn the_spec_batch_rating_applies_every_param_in_order() {
     let app = spawn_app();
     let owner = app.principal(100);
@@ -88,7 +89,7 @@ fn the_spec_batch_rating_applies_every_param_in_order() {
     assert_eq!(results(&resp), vec![(2, 0, 200), (2, 0, 400), (2, 5, 425)]);
 }
 
-#[test]
+#[backends]
 fn a_batch_rating_is_all_or_nothing() {
     let app = spawn_app();
     let owner = app.principal(100);
@@ -103,7 +104,7 @@ fn a_batch_rating_is_all_or_nothing() {
     assert_eq!(m(&app.meta(a), "ratings/rating/count"), "0");
 }
 
-#[test]
+#[backends]
 fn values_outside_the_range_are_refused() {
     let app = spawn_app();
     let owner = app.principal(100);
@@ -118,7 +119,7 @@ fn values_outside_the_range_are_refused() {
     assert_eq!(results(&rate(&app, &rater, id, 0, 5)), vec![(1, 0, 5)]);
 }
 
-#[test]
+#[backends]
 fn round_minus_keeps_the_total_at_zero_or_above() {
     let app = spawn_app();
     let owner = app.principal(100);
@@ -134,7 +135,7 @@ fn round_minus_keeps_the_total_at_zero_or_above() {
     assert_eq!(results(&rate(&app, &rater, id, 0, -10)), vec![(1, 3, 0)]);
 }
 
-#[test]
+#[backends]
 fn a_modifiable_slot_keeps_one_rating_per_rater() {
     let app = spawn_app();
     let owner = app.principal(100);
@@ -150,7 +151,7 @@ fn a_modifiable_slot_keeps_one_rating_per_rater() {
     assert_eq!(results(&rate(&app, &r2, id, 2, 5)), vec![(2, 0, 6)]);
 }
 
-#[test]
+#[backends]
 fn self_rating_can_be_disabled() {
     let app = spawn_app();
     let owner = app.principal(100);
@@ -163,7 +164,7 @@ fn self_rating_can_be_disabled() {
     assert_eq!(results(&rate(&app, &owner, id, 1, 1)), vec![(1, 0, 1)]);
 }
 
-#[test]
+#[backends]
 fn locks_stop_a_rater_until_they_end() {
     let app = spawn_app();
     let owner = app.principal(100);
@@ -203,7 +204,7 @@ fn locks_stop_a_rater_until_they_end() {
     rate(&app, &r1, id, 3, 1).assert_ok();
 }
 
-#[test]
+#[backends]
 fn rating_needs_an_initialised_slot_and_read_access() {
     let app = spawn_app();
     let owner = app.principal(100);
@@ -231,7 +232,7 @@ fn rating_needs_an_initialised_slot_and_read_access() {
     assert_eq!(m(&app.meta(public), "ratings/rating/count"), "0");
 }
 
-#[test]
+#[backends]
 fn concurrent_ratings_of_one_slot_are_all_counted() {
     let app = spawn_app();
     let owner = app.principal(100);
@@ -260,7 +261,7 @@ fn reset_body(ids: &[u64]) -> String {
     format!("<reset>{params}</reset>")
 }
 
-#[test]
+#[backends]
 fn reset_returns_every_slot_to_its_initial_value_on_both_paths() {
     let app = spawn_app();
     let owner = app.principal(100);
@@ -325,7 +326,7 @@ fn reset_returns_every_slot_to_its_initial_value_on_both_paths() {
     assert_eq!(results(&rate(&app, &rater, ids[0], 0, 3)), vec![(1, 7, 10)]);
 }
 
-#[test]
+#[backends]
 fn reset_needs_update_permission_and_is_all_or_nothing() {
     let app = spawn_app();
     let owner = app.principal(100);

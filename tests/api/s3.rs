@@ -1,6 +1,7 @@
 //! The S3 backend end to end: nexds hands out forms, a real Garage (SigV4) or
 //! s3s-fs (SigV2) judges the uploads, nexds heads, presigns and drops files.
 
+use nexds_test_macros::backends;
 use std::time::Duration;
 
 use nexds::s3::sign::SignatureVersion;
@@ -19,7 +20,7 @@ fn bytes(n: usize) -> Vec<u8> {
     (0..n).map(|i| (i * 7 + 3) as u8).collect()
 }
 
-#[test]
+#[backends]
 fn a_console_upload_round_trips_through_garage() {
     let Some(garage) = garage::garage() else {
         return;
@@ -71,7 +72,7 @@ fn a_console_upload_round_trips_through_garage() {
     assert_eq!(m(&app.meta(form.data_id), "referred_count"), "1");
 }
 
-#[test]
+#[backends]
 fn tampered_forms_are_refused_and_nothing_becomes_visible() {
     let Some(garage) = garage::garage() else {
         return;
@@ -102,7 +103,7 @@ fn tampered_forms_are_refused_and_nothing_becomes_visible() {
     assert_eq!(app.complete(&app.title, form.data_id).status, 200);
 }
 
-#[test]
+#[backends]
 fn an_expired_form_is_refused() {
     let Some(garage) = garage::garage() else {
         return;
@@ -121,7 +122,7 @@ fn an_expired_form_is_refused() {
         .assert_error(403, "DataStore::OperationNotAllowed");
 }
 
-#[test]
+#[backends]
 fn long_periods_get_a_link_of_nexds_that_redirects() {
     let Some(garage) = garage::garage() else {
         return;
@@ -148,7 +149,7 @@ fn long_periods_get_a_link_of_nexds_that_redirects() {
     assert_eq!(download(&forged, &[]).status, 403);
 }
 
-#[test]
+#[backends]
 fn the_janitor_drops_uploads_never_completed_with_their_files() {
     let Some(garage) = garage::garage() else {
         return;
@@ -167,7 +168,7 @@ fn the_janitor_drops_uploads_never_completed_with_their_files() {
         .assert_error(404, "DataStore::NotFound");
 }
 
-#[test]
+#[backends]
 fn the_sigv2_form_is_accepted_by_an_independent_verifier() {
     let Some(s3s) = garage::s3s_fs() else { return };
     let app = app_on(&s3s, |s| s.post_signature = Some(SignatureVersion::V2));
@@ -191,7 +192,7 @@ fn the_sigv2_form_is_accepted_by_an_independent_verifier() {
     assert!(got.bytes == file);
 }
 
-#[test]
+#[backends]
 fn the_janitor_purges_expired_and_deleted_objects_from_garage() {
     let Some(garage) = garage::garage() else {
         return;
@@ -225,7 +226,7 @@ fn the_janitor_purges_expired_and_deleted_objects_from_garage() {
     assert_eq!(app.queued_deletions(), 0);
 }
 
-#[test]
+#[backends]
 fn versions_round_trip_through_garage() {
     let Some(garage) = garage::garage() else {
         return;

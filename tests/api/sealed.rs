@@ -5,6 +5,7 @@
 use crate::garage;
 use crate::helpers::{TestApp, V2, download, spawn_app, spawn_app_with};
 use crate::versions::{complete_version, prepare_version};
+use nexds_test_macros::backends;
 
 /// Uploads under review and as a new version, replays each form after its
 /// complete, and checks every download; returns the keys the replays wrote to.
@@ -66,7 +67,7 @@ fn janitor_after(app: &TestApp, secs: i64) -> nexds::janitor::Report {
         .expect("janitor")
 }
 
-#[test]
+#[backends]
 fn replaying_a_completed_form_changes_nothing_on_the_local_store() {
     let app = spawn_app();
     let replayed = replays_change_nothing_anyone_downloads(&app);
@@ -82,7 +83,7 @@ fn replaying_a_completed_form_changes_nothing_on_the_local_store() {
     assert!(replayed.iter().all(|key| !path(key).exists()));
 }
 
-#[test]
+#[backends]
 fn replaying_a_completed_form_changes_nothing_on_garage() {
     let Some(garage) = garage::garage() else {
         return;

@@ -1,6 +1,7 @@
 //! Search (spec 12.3.2.4): filters, sorting, paging, visibility and errors.
 
 use crate::helpers::{Resp, TestApp, V2, listed_ids, m, spawn_app};
+use nexds_test_macros::backends;
 
 fn search(app: &TestApp, token: &str, query: &str) -> Resp {
     app.get(&format!("{V2}/metainfo/search?{query}"), token)
@@ -40,23 +41,17 @@ fn public(app: &TestApp, extra: &str) -> u64 {
 
 /// Moves an object in time, as if it had been made earlier (the API cannot).
 fn set_times(app: &TestApp, id: u64, created: i64, updated: i64, expire: i64) {
-    app.sqlite()
-        .write_blocking(|tx| {
-            tx.execute(
-                "UPDATE objects SET created_time = ?2, updated_time = ?3, expire_time = ?4
-                 WHERE data_id = ?1",
-                rusqlite::params![id as i64, created, updated, expire],
-            )?;
-            Ok(())
-        })
-        .unwrap();
+    app.sql(&format!(
+        "UPDATE objects SET created_time = {created}, updated_time = {updated},
+             expire_time = {expire} WHERE data_id = {id}"
+    ));
 }
 
 fn far_future() -> i64 {
     crate::helpers::unix("2100-01-01T00:00:00Z")
 }
 
-#[test]
+#[backends]
 fn a_type_search_finds_exactly_the_objects_of_that_type() {
     let app = spawn_app();
     let a = public(&app, "<type>100</type>");
@@ -77,7 +72,7 @@ fn a_type_search_finds_exactly_the_objects_of_that_type() {
     assert_eq!(resp.text("datastore/metainfos/metainfo/type"), "100");
 }
 
-#[test]
+#[backends]
 fn no_match_is_an_empty_list_not_an_error() {
     let app = spawn_app();
     public(&app, "<type>1</type>");
@@ -91,7 +86,7 @@ fn no_match_is_an_empty_list_not_an_error() {
     );
 }
 
-#[test]
+#[backends]
 fn without_parameters_the_first_twenty_come_by_data_id() {
     let app = spawn_app();
     let ids: Vec<u64> = (0..22).map(|_| public(&app, "")).collect();
@@ -100,7 +95,7 @@ fn without_parameters_the_first_twenty_come_by_data_id() {
     assert_eq!(attr(&resp, "total"), "22");
 }
 
-#[test]
+#[backends]
 fn owner_ids_keep_those_owners_or_with_exclude_specified_ids_drop_them() {
     let app = spawn_app();
     let of = |owner: u32| public(&app, &format!("<owner_id>{owner}</owner_id>"));
@@ -125,7 +120,7 @@ fn owner_ids_keep_those_owners_or_with_exclude_specified_ids_drop_them() {
     );
 }
 
-#[test]
+#[backends]
 fn name_is_an_exact_url_encoded_match() {
     let app = spawn_app();
     let id = public(&app, "");
@@ -145,7 +140,7 @@ fn name_is_an_exact_url_encoded_match() {
     assert!(found(&app, &app.title, "name=NEW%20NAME%20%26%20MORE").is_empty());
 }
 
-#[test]
+#[backends]
 fn every_tag_asked_for_must_be_on_the_object() {
     let app = spawn_app();
     // dGFnMQ== is "tag1", dGFnMg== is "tag2", dGFnMw== is "tag3".
@@ -162,7 +157,7 @@ fn every_tag_asked_for_must_be_on_the_object() {
     );
 }
 
-#[test]
+#[backends]
 fn time_ranges_take_unix_seconds_and_include_their_ends() {
     let app = spawn_app();
     let (a, b, c) = (public(&app, ""), public(&app, ""), public(&app, ""));
@@ -183,7 +178,7 @@ fn time_ranges_take_unix_seconds_and_include_their_ends() {
     );
 }
 
-#[test]
+#[backends]
 fn every_sort_goes_both_ways_and_ties_fall_back_to_data_id_in_the_same_direction() {
     let app = spawn_app();
     let make = |name: &str, owner: u32, kind: u32| {
@@ -233,7 +228,7 @@ fn every_sort_goes_both_ways_and_ties_fall_back_to_data_id_in_the_same_direction
     }
 }
 
-#[test]
+#[backends]
 fn pages_put_together_are_the_whole_sorted_list_without_repeats() {
     let app = spawn_app();
     let mut ids = Vec::new();
@@ -268,7 +263,7 @@ fn pages_put_together_are_the_whole_sorted_list_without_repeats() {
     );
 }
 
-#[test]
+#[backends]
 fn offset_any_returns_a_window_of_the_matches_and_says_where() {
     let app = spawn_app();
     for _ in 0..30 {
@@ -306,7 +301,7 @@ fn offset_any_returns_a_window_of_the_matches_and_says_where() {
     );
 }
 
-#[test]
+#[backends]
 fn the_limit_is_one_to_ten_thousand() {
     let app = spawn_app();
     let ids: Vec<u64> = (0..3).map(|_| public(&app, "")).collect();
@@ -323,7 +318,7 @@ fn the_limit_is_one_to_ten_thousand() {
     search(&app, &app.title, "limit=ten").assert_error(400, "Core::InvalidArgument");
 }
 
-#[test]
+#[backends]
 fn principals_see_and_count_only_what_they_may_read() {
     let app = spawn_app();
     let me = app.principal(100);
@@ -372,7 +367,7 @@ fn principals_see_and_count_only_what_they_may_read() {
     assert_eq!(attr(&search(&app, &app.title, "type=3"), "total"), "8");
 }
 
-#[test]
+#[backends]
 fn another_namespace_is_invisible() {
     let app = spawn_app();
     let other = app.token("other", None);
@@ -387,7 +382,7 @@ fn another_namespace_is_invisible() {
     assert_eq!(found(&app, &stranger, ""), vec![theirs]);
 }
 
-#[test]
+#[backends]
 fn expired_deleted_pending_and_rejected_objects_are_left_out() {
     let app = spawn_app();
     let owner = app.principal(100);
@@ -425,7 +420,7 @@ fn expired_deleted_pending_and_rejected_objects_are_left_out() {
     assert_eq!(found(&app, &app.title, "status=none"), vec![live]);
 }
 
-#[test]
+#[backends]
 fn a_principal_may_not_choose_a_status() {
     let app = spawn_app();
     let principal = app.principal(100);
@@ -435,7 +430,7 @@ fn a_principal_may_not_choose_a_status() {
     search(&app, &app.title, "status=hidden").assert_error(400, "DataStore::InvalidArgument");
 }
 
-#[test]
+#[backends]
 fn response_options_add_their_parts_and_url_adds_nothing_without_a_file() {
     let app = spawn_app();
     public(
@@ -456,7 +451,7 @@ fn response_options_add_their_parts_and_url_adds_nothing_without_a_file() {
     search(&app, &app.title, "response=urls").assert_error(400, "DataStore::InvalidArgument");
 }
 
-#[test]
+#[backends]
 fn unknown_parameters_are_ignored() {
     let app = spawn_app();
     let id = public(&app, "<type>4</type>");
@@ -466,7 +461,7 @@ fn unknown_parameters_are_ignored() {
     );
 }
 
-#[test]
+#[backends]
 fn searching_does_not_count_as_a_reference() {
     let app = spawn_app();
     let id = public(&app, "");
@@ -477,7 +472,7 @@ fn searching_does_not_count_as_a_reference() {
     assert_eq!(m(&after, "referred_time"), m(&before, "referred_time"));
 }
 
-#[test]
+#[backends]
 fn every_bad_value_gets_its_error() {
     let app = spawn_app();
     let cases = [
@@ -539,7 +534,7 @@ fn every_bad_value_gets_its_error() {
     }
 }
 
-#[test]
+#[backends]
 fn response_url_gives_download_urls_to_objects_with_files_without_counting_a_reference() {
     let app = crate::helpers::spawn_app();
     let with_file = app.upload(&app.title, b"file bytes", "<type>77</type>");

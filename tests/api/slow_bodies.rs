@@ -2,6 +2,7 @@
 //! than the minimum rate, is cut off within the body timeout (408 on the API,
 //! S3's RequestTimeout on the local store), while other clients are served.
 
+use nexds_test_macros::backends;
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::thread;
@@ -90,7 +91,7 @@ fn stall_many(
         .collect()
 }
 
-#[test]
+#[backends]
 fn a_stalled_api_body_gets_408_in_time_while_others_are_served() {
     let app = app();
     let head = format!(
@@ -109,7 +110,7 @@ fn a_stalled_api_body_gets_408_in_time_while_others_are_served() {
     }
 }
 
-#[test]
+#[backends]
 fn a_stalled_or_trickling_upload_to_the_local_store_gets_request_timeout() {
     let app = app();
     let form = app.prepare_upload(&app.title, 1000, "");

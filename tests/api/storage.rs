@@ -3,6 +3,7 @@
 //! with our own signer), presigned downloads with Range, and boto3 as an
 //! independent signer.
 
+use nexds_test_macros::backends;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -344,7 +345,7 @@ fn assert_stored(app: &TestApp, key: &str, data: &[u8]) {
 
 // ---- Ceph s3-tests, test_post_object_* ----
 
-#[test]
+#[backends]
 fn post_object_anonymous_request_is_refused_as_the_store_has_no_public_bucket() {
     let app = app();
     let form = FormSpec::new(&[
@@ -358,7 +359,7 @@ fn post_object_anonymous_request_is_refused_as_the_store_has_no_public_bucket() 
     assert_nothing_stored(&app, "foo.txt");
 }
 
-#[test]
+#[backends]
 fn post_object_authenticated_request_is_stored_and_reads_back() {
     let app = app();
     let resp = FormSpec::s3_tests(&usual_policy()).post(&app);
@@ -379,7 +380,7 @@ fn post_object_authenticated_request_is_stored_and_reads_back() {
     );
 }
 
-#[test]
+#[backends]
 fn post_object_authenticated_no_content_type_is_stored_as_binary() {
     let app = app();
     let mut conditions = usual_conditions();
@@ -393,7 +394,7 @@ fn post_object_authenticated_no_content_type_is_stored_as_binary() {
     );
 }
 
-#[test]
+#[backends]
 fn post_object_authenticated_request_bad_access_key_is_invalid_access_key_id() {
     let app = app();
     let resp = FormSpec::s3_tests(&usual_policy())
@@ -403,7 +404,7 @@ fn post_object_authenticated_request_bad_access_key_is_invalid_access_key_id() {
     assert_nothing_stored(&app, "foo.txt");
 }
 
-#[test]
+#[backends]
 fn post_object_set_success_code_201_answers_a_post_response() {
     let app = app();
     let mut conditions = usual_conditions();
@@ -422,7 +423,7 @@ fn post_object_set_success_code_201_answers_a_post_response() {
     assert_eq!(resp.xml("ETag"), Some(format!("\"{}\"", md5_hex(b"bar"))));
 }
 
-#[test]
+#[backends]
 fn post_object_set_success_code_200_answers_an_empty_200() {
     let app = app();
     let mut conditions = usual_conditions();
@@ -434,7 +435,7 @@ fn post_object_set_success_code_200_answers_an_empty_200() {
     assert!(resp.body.is_empty());
 }
 
-#[test]
+#[backends]
 fn post_object_set_invalid_success_code_answers_204() {
     let app = app();
     let mut conditions = usual_conditions();
@@ -446,7 +447,7 @@ fn post_object_set_invalid_success_code_answers_204() {
     assert_eq!(resp.text(), "");
 }
 
-#[test]
+#[backends]
 fn post_object_upload_larger_than_chunk_reads_back_identical() {
     let app = app();
     let mut conditions = usual_conditions();
@@ -459,7 +460,7 @@ fn post_object_upload_larger_than_chunk_reads_back_identical() {
     assert_stored(&app, "foo.txt", &data);
 }
 
-#[test]
+#[backends]
 fn post_object_set_key_from_filename_substitutes_the_file_name() {
     let app = app();
     let resp = FormSpec::s3_tests(&usual_policy())
@@ -471,7 +472,7 @@ fn post_object_set_key_from_filename_substitutes_the_file_name() {
     assert!(!stored_path(&app, "${filename}").exists());
 }
 
-#[test]
+#[backends]
 fn post_object_ignored_header_x_ignore_needs_no_condition() {
     let app = app();
     let resp = FormSpec::s3_tests(&usual_policy())
@@ -481,7 +482,7 @@ fn post_object_ignored_header_x_ignore_needs_no_condition() {
     assert_stored(&app, "foo.txt", b"bar");
 }
 
-#[test]
+#[backends]
 fn post_object_case_insensitive_condition_fields_are_accepted() {
     let app = app();
     let doc = policy_with(vec![
@@ -505,7 +506,7 @@ fn post_object_case_insensitive_condition_fields_are_accepted() {
     assert_stored(&app, "foo.txt", b"bar");
 }
 
-#[test]
+#[backends]
 fn post_object_escaped_field_values_are_taken_literally() {
     let app = app();
     let mut conditions = usual_conditions();
@@ -517,7 +518,7 @@ fn post_object_escaped_field_values_are_taken_literally() {
     assert_stored(&app, "\\$foo.txt", b"bar");
 }
 
-#[test]
+#[backends]
 fn post_object_success_redirect_action_redirects_with_bucket_key_and_etag() {
     let app = app();
     let redirect = bucket_url(&app);
@@ -547,7 +548,7 @@ fn escaped_key_form() -> FormSpec {
     FormSpec::s3_tests(&policy_with(conditions)).set("key", "\\$foo.txt")
 }
 
-#[test]
+#[backends]
 fn post_object_invalid_signature_is_signature_does_not_match() {
     let app = app();
     let form = escaped_key_form();
@@ -557,7 +558,7 @@ fn post_object_invalid_signature_is_signature_does_not_match() {
     assert_nothing_stored(&app, "\\$foo.txt");
 }
 
-#[test]
+#[backends]
 fn post_object_invalid_access_key_is_invalid_access_key_id() {
     let app = app();
     let reversed: String = AK.chars().rev().collect();
@@ -568,7 +569,7 @@ fn post_object_invalid_access_key_is_invalid_access_key_id() {
     assert_nothing_stored(&app, "\\$foo.txt");
 }
 
-#[test]
+#[backends]
 fn post_object_invalid_date_format_is_an_invalid_policy_document() {
     let app = app();
     // Python's str(datetime): a space instead of `T`, an offset instead of `Z`.
@@ -581,7 +582,7 @@ fn post_object_invalid_date_format_is_an_invalid_policy_document() {
     assert_nothing_stored(&app, "foo.txt");
 }
 
-#[test]
+#[backends]
 fn post_object_no_key_specified_is_invalid_argument() {
     let app = app();
     let mut conditions = usual_conditions();
@@ -596,7 +597,7 @@ fn post_object_no_key_specified_is_invalid_argument() {
     );
 }
 
-#[test]
+#[backends]
 fn post_object_missing_signature_is_invalid_argument() {
     let app = app();
     let resp = escaped_key_form().without("signature").post(&app);
@@ -605,7 +606,7 @@ fn post_object_missing_signature_is_invalid_argument() {
     assert_nothing_stored(&app, "\\$foo.txt");
 }
 
-#[test]
+#[backends]
 fn post_object_missing_policy_condition_for_the_bucket_is_an_extra_input_field() {
     let app = app();
     let mut conditions = usual_conditions();
@@ -619,7 +620,7 @@ fn post_object_missing_policy_condition_for_the_bucket_is_an_extra_input_field()
     assert_nothing_stored(&app, "foo.txt");
 }
 
-#[test]
+#[backends]
 fn post_object_user_specified_header_is_kept_and_sent_back() {
     let app = app();
     let mut conditions = usual_conditions();
@@ -634,7 +635,7 @@ fn post_object_user_specified_header_is_kept_and_sent_back() {
     );
 }
 
-#[test]
+#[backends]
 fn post_object_request_missing_policy_specified_field_fails_its_condition() {
     let app = app();
     let mut conditions = usual_conditions();
@@ -648,7 +649,7 @@ fn post_object_request_missing_policy_specified_field_fails_its_condition() {
     assert_nothing_stored(&app, "foo.txt");
 }
 
-#[test]
+#[backends]
 fn post_object_condition_is_case_sensitive_so_conditions_in_capitals_are_missing() {
     let app = app();
     let doc = json!({ "expiration": expiration(6000), "CONDITIONS": usual_conditions() });
@@ -657,7 +658,7 @@ fn post_object_condition_is_case_sensitive_so_conditions_in_capitals_are_missing
     assert_nothing_stored(&app, "foo.txt");
 }
 
-#[test]
+#[backends]
 fn post_object_expires_is_case_sensitive_so_expiration_in_capitals_is_missing() {
     let app = app();
     let doc = json!({ "EXPIRATION": expiration(6000), "conditions": usual_conditions() });
@@ -666,7 +667,7 @@ fn post_object_expires_is_case_sensitive_so_expiration_in_capitals_is_missing() 
     assert_eq!(resp.message(), "Invalid Policy: Policy missing expiration.");
 }
 
-#[test]
+#[backends]
 fn post_object_expired_policy_is_access_denied() {
     let app = app();
     let doc = json!({ "expiration": expiration(-6000), "conditions": usual_conditions() });
@@ -679,7 +680,7 @@ fn post_object_expired_policy_is_access_denied() {
     assert_nothing_stored(&app, "foo.txt");
 }
 
-#[test]
+#[backends]
 fn post_object_wrong_bucket_fails_the_bucket_condition_or_finds_no_bucket() {
     let app = app();
     // A policy for another bucket posted to ours, with a `bucket` field naming it.
@@ -702,7 +703,7 @@ fn post_object_wrong_bucket_fails_the_bucket_condition_or_finds_no_bucket() {
     assert_nothing_stored(&app, "foo.txt");
 }
 
-#[test]
+#[backends]
 fn post_object_invalid_request_field_value_fails_its_condition() {
     let app = app();
     let mut conditions = usual_conditions();
@@ -718,7 +719,7 @@ fn post_object_invalid_request_field_value_fails_its_condition() {
     assert_nothing_stored(&app, "foo.txt");
 }
 
-#[test]
+#[backends]
 fn post_object_missing_expires_condition_is_an_invalid_policy_document() {
     let app = app();
     let resp = FormSpec::s3_tests(&json!({ "conditions": usual_conditions() })).post(&app);
@@ -726,7 +727,7 @@ fn post_object_missing_expires_condition_is_an_invalid_policy_document() {
     assert_nothing_stored(&app, "foo.txt");
 }
 
-#[test]
+#[backends]
 fn post_object_missing_conditions_list_is_an_invalid_policy_document() {
     let app = app();
     let resp = FormSpec::s3_tests(&json!({ "expiration": expiration(6000) })).post(&app);
@@ -741,7 +742,7 @@ fn with_range(range: Value) -> FormSpec {
     FormSpec::s3_tests(&policy_with(conditions))
 }
 
-#[test]
+#[backends]
 fn post_object_upload_size_limit_exceeded_is_entity_too_large() {
     let app = app();
     let resp = with_range(json!(["content-length-range", 0, 0])).post(&app);
@@ -749,7 +750,7 @@ fn post_object_upload_size_limit_exceeded_is_entity_too_large() {
     assert_nothing_stored(&app, "foo.txt");
 }
 
-#[test]
+#[backends]
 fn post_object_missing_content_length_argument_is_an_invalid_policy_document() {
     let app = app();
     let resp = with_range(json!(["content-length-range", 0])).post(&app);
@@ -757,7 +758,7 @@ fn post_object_missing_content_length_argument_is_an_invalid_policy_document() {
     assert_nothing_stored(&app, "foo.txt");
 }
 
-#[test]
+#[backends]
 fn post_object_invalid_content_length_argument_is_an_invalid_policy_document() {
     let app = app();
     let resp = with_range(json!(["content-length-range", -1, 0])).post(&app);
@@ -765,7 +766,7 @@ fn post_object_invalid_content_length_argument_is_an_invalid_policy_document() {
     assert_nothing_stored(&app, "foo.txt");
 }
 
-#[test]
+#[backends]
 fn post_object_upload_size_below_minimum_is_entity_too_small() {
     let app = app();
     let resp = with_range(json!(["content-length-range", 512, 1000])).post(&app);
@@ -773,7 +774,7 @@ fn post_object_upload_size_below_minimum_is_entity_too_small() {
     assert_nothing_stored(&app, "foo.txt");
 }
 
-#[test]
+#[backends]
 fn post_object_upload_size_rgw_chunk_size_bug_a_file_over_4_mib_is_stored_whole() {
     let app = app();
     let chunk = 4 << 20;
@@ -785,7 +786,7 @@ fn post_object_upload_size_rgw_chunk_size_bug_a_file_over_4_mib_is_stored_whole(
     assert_stored(&app, "foo.txt", &data);
 }
 
-#[test]
+#[backends]
 fn post_object_empty_conditions_are_an_invalid_policy_document() {
     let app = app();
     let resp = FormSpec::s3_tests(&policy_with(vec![json!({})])).post(&app);
@@ -796,7 +797,7 @@ fn post_object_empty_conditions_are_an_invalid_policy_document() {
 const TAGGING: &str = "<Tagging><TagSet><Tag><Key>0</Key><Value>0</Value></Tag>\
                        <Tag><Key>1</Key><Value>1</Value></Tag></TagSet></Tagging>";
 
-#[test]
+#[backends]
 fn post_object_tags_anonymous_request_is_refused() {
     let app = app();
     let form = FormSpec::new(&[
@@ -809,7 +810,7 @@ fn post_object_tags_anonymous_request_is_refused() {
     assert_nothing_stored(&app, "foo.txt");
 }
 
-#[test]
+#[backends]
 fn post_object_tags_authenticated_request_is_stored() {
     let app = app();
     let mut conditions = usual_conditions();
@@ -821,7 +822,7 @@ fn post_object_tags_authenticated_request_is_stored() {
     assert_stored(&app, "foo.txt", b"bar");
 }
 
-#[test]
+#[backends]
 fn post_object_upload_checksum_is_verified() {
     let app = app();
     let mut conditions = usual_conditions();
@@ -863,7 +864,7 @@ fn post_object_upload_checksum_is_verified() {
 
 // ---- the forms prepare hands out ----
 
-#[test]
+#[backends]
 fn forms_of_either_signature_style_are_accepted_whatever_style_prepare_uses() {
     for configured in [SignatureVersion::V2, SignatureVersion::V4] {
         let app = spawn_app_with(|s| {
@@ -884,7 +885,7 @@ fn forms_of_either_signature_style_are_accepted_whatever_style_prepare_uses() {
     }
 }
 
-#[test]
+#[backends]
 fn a_tampered_policy_is_refused_and_nothing_is_stored() {
     let app = app();
     for version in [SignatureVersion::V2, SignatureVersion::V4] {
@@ -905,7 +906,7 @@ fn a_tampered_policy_is_refused_and_nothing_is_stored() {
     }
 }
 
-#[test]
+#[backends]
 fn another_key_than_the_policys_is_refused_and_nothing_is_stored() {
     let app = app();
     for version in [SignatureVersion::V2, SignatureVersion::V4] {
@@ -922,7 +923,7 @@ fn another_key_than_the_policys_is_refused_and_nothing_is_stored() {
     }
 }
 
-#[test]
+#[backends]
 fn an_extra_field_is_refused_and_nothing_is_stored() {
     let app = app();
     for version in [SignatureVersion::V2, SignatureVersion::V4] {
@@ -938,7 +939,7 @@ fn an_extra_field_is_refused_and_nothing_is_stored() {
     }
 }
 
-#[test]
+#[backends]
 fn a_file_of_another_size_than_declared_is_refused_and_nothing_is_stored() {
     let app = app();
     for version in [SignatureVersion::V2, SignatureVersion::V4] {
@@ -958,7 +959,7 @@ fn a_file_of_another_size_than_declared_is_refused_and_nothing_is_stored() {
     }
 }
 
-#[test]
+#[backends]
 fn a_large_file_over_the_limit_is_refused_while_streaming() {
     // The policy allows 64 MiB but the server keeps files of at most 1 MiB.
     let app = spawn_app_with(|s| {
@@ -973,7 +974,7 @@ fn a_large_file_over_the_limit_is_refused_while_streaming() {
     assert_nothing_stored(&app, "foo.txt");
 }
 
-#[test]
+#[backends]
 fn malformed_forms_get_s3s_errors() {
     let app = app();
     // Not multipart at all.
@@ -1011,7 +1012,7 @@ fn malformed_forms_get_s3s_errors() {
     assert_nothing_stored(&app, "foo.txt");
 }
 
-#[test]
+#[backends]
 fn fields_after_the_file_are_ignored() {
     let app = app();
     let mut form = FormSpec::s3_tests(&usual_policy());
@@ -1022,7 +1023,7 @@ fn fields_after_the_file_are_ignored() {
     assert_eq!(get_v2(&app, "foo.txt").header("x-amz-meta-uncovered"), None);
 }
 
-#[test]
+#[backends]
 fn keys_the_file_system_cannot_hold_are_refused() {
     let app = app();
     let mut conditions = usual_conditions();
@@ -1051,7 +1052,7 @@ fn keys_the_file_system_cannot_hold_are_refused() {
     assert!(!app.data_dir().join("escape").exists());
 }
 
-#[test]
+#[backends]
 fn storage_paths_are_unknown_when_storage_is_s3() {
     let app = spawn_app_with(|s| {
         s.storage = nexds::config::StorageKind::S3;
@@ -1082,7 +1083,7 @@ fn upload(app: &TestApp, key: &str, data: &[u8]) {
     assert_eq!(resp.status, 204, "{}", resp.text());
 }
 
-#[test]
+#[backends]
 fn an_upload_reads_back_byte_identical_with_presigned_gets_of_both_styles() {
     let app = app();
     let data: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
@@ -1115,7 +1116,7 @@ fn an_upload_reads_back_byte_identical_with_presigned_gets_of_both_styles() {
     assert!(head.header("x-amz-request-id").is_some());
 }
 
-#[test]
+#[backends]
 fn head_with_a_head_signature_gives_the_headers_without_the_body() {
     let app = app();
     upload(&app, "objects/h.bin", b"0123456789");
@@ -1148,7 +1149,7 @@ fn head_with_a_head_signature_gives_the_headers_without_the_body() {
     );
 }
 
-#[test]
+#[backends]
 fn range_requests_get_206_with_content_range_and_416_past_the_end() {
     let app = app();
     let data: Vec<u8> = (0..100u8).collect();
@@ -1172,7 +1173,7 @@ fn range_requests_get_206_with_content_range_and_416_past_the_end() {
     assert_eq!(past.header("content-range"), Some("bytes */100"));
 }
 
-#[test]
+#[backends]
 fn conditional_gets_follow_the_etag() {
     let app = app();
     upload(&app, "objects/c.bin", b"abc");
@@ -1186,7 +1187,7 @@ fn conditional_gets_follow_the_etag() {
     assert_eq!(matching.body, b"abc");
 }
 
-#[test]
+#[backends]
 fn expired_download_urls_are_refused() {
     let app = app();
     upload(&app, "objects/e.bin", b"abc");
@@ -1209,7 +1210,7 @@ fn expired_download_urls_are_refused() {
     assert_eq!(v4.message(), "Request has expired");
 }
 
-#[test]
+#[backends]
 fn tampered_download_urls_are_refused() {
     let app = app();
     upload(&app, "objects/t.bin", b"abc");
@@ -1259,7 +1260,7 @@ fn tampered_download_urls_are_refused() {
     .assert_s3_error(403, "InvalidAccessKeyId");
 }
 
-#[test]
+#[backends]
 fn downloads_without_a_signature_or_of_missing_keys_are_refused() {
     let app = app();
     upload(&app, "objects/a.bin", b"abc");
@@ -1353,7 +1354,7 @@ for style in ["s3", "s3v4"]:
 print(json.dumps(out))
 "#;
 
-#[test]
+#[backends]
 fn boto3_presigned_posts_and_gets_of_both_styles_are_judged_as_s3_would() {
     let Some(python) = tools::require(tools::python_with_boto3()) else {
         return;

@@ -1,5 +1,6 @@
 //! prepare with a file, complete and urlinfo on the local store (spec 12.3.2.5, 12.3.2.6).
 
+use nexds_test_macros::backends;
 use std::time::Duration;
 
 use crate::helpers::{TestApp, V2, m, spawn_app, spawn_app_with};
@@ -11,7 +12,7 @@ fn place_file(app: &TestApp, key: &str, bytes: &[u8]) {
     std::fs::write(path, bytes).unwrap();
 }
 
-#[test]
+#[backends]
 fn prepare_hands_out_the_specs_sigv2_form_for_the_local_store() {
     let app = spawn_app();
     let form = app.prepare_upload(&app.title, 100, "");
@@ -47,7 +48,7 @@ fn prepare_hands_out_the_specs_sigv2_form_for_the_local_store() {
         .assert_error(404, "DataStore::NotFound");
 }
 
-#[test]
+#[backends]
 fn complete_needs_the_file_with_the_declared_size() {
     let app = spawn_app();
     let owner = app.principal(100);
@@ -69,7 +70,7 @@ fn complete_needs_the_file_with_the_declared_size() {
     assert_eq!(app.complete(&owner, form.data_id).status, 200);
 }
 
-#[test]
+#[backends]
 fn only_the_owner_or_the_title_completes() {
     let app = spawn_app();
     let owner = app.principal(100);
@@ -94,7 +95,7 @@ fn only_the_owner_or_the_title_completes() {
         .assert_error(404, "DataStore::NotFound");
 }
 
-#[test]
+#[backends]
 fn an_upload_not_completed_in_time_is_gone() {
     let app = spawn_app_with(|s| s.upload_timeout_secs = 1);
     let form = app.prepare_upload(&app.title, 3, "");
@@ -104,7 +105,7 @@ fn an_upload_not_completed_in_time_is_gone() {
         .assert_error(404, "DataStore::NotFound");
 }
 
-#[test]
+#[backends]
 fn urlinfo_counts_a_reference_and_extends_expiry_when_asked() {
     let app = spawn_app();
     let form = app.prepare_upload(
@@ -144,7 +145,7 @@ fn urlinfo_counts_a_reference_and_extends_expiry_when_asked() {
     );
 }
 
-#[test]
+#[backends]
 fn urlinfo_refuses_meta_only_objects_and_bad_periods() {
     let app = spawn_app();
     let meta_only = app.create(&app.title, "");
@@ -185,7 +186,7 @@ fn urlinfo_refuses_meta_only_objects_and_bad_periods() {
     );
 }
 
-#[test]
+#[backends]
 fn sizes_above_the_limit_are_refused() {
     let app = spawn_app_with(|s| s.max_file_size = 1000);
     app.post(
@@ -201,7 +202,7 @@ fn bytes(n: usize) -> Vec<u8> {
     (0..n).map(|i| (i * 13 + 5) as u8).collect()
 }
 
-#[test]
+#[backends]
 fn a_console_upload_round_trips_through_the_local_store_in_both_styles() {
     for style in [
         nexds::s3::sign::SignatureVersion::V2,
@@ -230,7 +231,7 @@ fn a_console_upload_round_trips_through_the_local_store_in_both_styles() {
     }
 }
 
-#[test]
+#[backends]
 fn tampered_forms_are_refused_by_the_local_store_and_nothing_becomes_visible() {
     let app = spawn_app();
     let file = bytes(64);
@@ -263,7 +264,7 @@ fn tampered_forms_are_refused_by_the_local_store_and_nothing_becomes_visible() {
     assert_eq!(app.complete(&app.title, form.data_id).status, 200);
 }
 
-#[test]
+#[backends]
 fn long_periods_on_the_local_store_keep_a_direct_sigv2_url() {
     let app = spawn_app();
     let file = bytes(10);

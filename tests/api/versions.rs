@@ -1,6 +1,7 @@
 //! File versions (GS2 generations) and restore (GS2 restoreDataObject).
 
 use crate::helpers::{Form, TestApp, V2, download, m, spawn_app};
+use nexds_test_macros::backends;
 
 pub fn prepare_version(app: &TestApp, token: &str, id: u64, size: usize) -> (Form, u32) {
     let resp = app.post(
@@ -54,7 +55,7 @@ fn current_bytes(app: &TestApp, id: u64) -> Vec<u8> {
     download(&app.url_of(&app.title, id, "?period=1"), &[]).bytes
 }
 
-#[test]
+#[backends]
 fn a_new_version_uploads_while_the_current_one_stays_downloadable() {
     let app = spawn_app();
     let owner = app.principal(100);
@@ -89,7 +90,7 @@ fn a_new_version_uploads_while_the_current_one_stays_downloadable() {
     );
 }
 
-#[test]
+#[backends]
 fn the_history_lists_versions_and_an_earlier_one_can_be_restored() {
     let app = spawn_app();
     let id = app.upload(&app.title, b"v1", "");
@@ -137,7 +138,7 @@ fn the_history_lists_versions_and_an_earlier_one_can_be_restored() {
     assert!(list.body.contains("current=\"1\""));
 }
 
-#[test]
+#[backends]
 fn version_errors_are_clear_and_change_nothing() {
     let app = spawn_app();
     let owner = app.principal(100);
@@ -204,12 +205,10 @@ fn run_janitor(app: &TestApp) -> nexds::janitor::Report {
 }
 
 fn age_version(app: &TestApp, id: u64, version: u32, column: &str, secs: i64) {
-    let sql = format!(
-        "UPDATE object_versions SET {column} = {column} - ?3 WHERE data_id = ?1 AND version = ?2"
-    );
-    app.sqlite()
-        .write_blocking(|tx| Ok(tx.execute(&sql, (id as i64, version, secs))?))
-        .unwrap();
+    app.sql(&format!(
+        "UPDATE object_versions SET {column} = {column} - {secs}
+         WHERE data_id = {id} AND version = {version}"
+    ));
 }
 
 fn file(app: &TestApp, id: u64, version: u32) -> std::path::PathBuf {
@@ -217,7 +216,7 @@ fn file(app: &TestApp, id: u64, version: u32) -> std::path::PathBuf {
         .join(format!("blobs/nexds/objects/{id:020}_{version:010}.bin"))
 }
 
-#[test]
+#[backends]
 fn old_versions_go_after_the_version_retention_window() {
     let app = spawn_app();
     let id = app.upload(&app.title, b"v1", "");
@@ -236,7 +235,7 @@ fn old_versions_go_after_the_version_retention_window() {
     );
 }
 
-#[test]
+#[backends]
 fn an_abandoned_version_upload_is_dropped_and_the_current_one_stays() {
     let app = spawn_app();
     let id = app.upload(&app.title, b"current", "");
@@ -249,7 +248,7 @@ fn an_abandoned_version_upload_is_dropped_and_the_current_one_stays() {
     assert_eq!(current_bytes(&app, id), b"current");
 }
 
-#[test]
+#[backends]
 fn deleting_an_object_purges_every_version_after_retention() {
     let app = spawn_app();
     let id = app.upload(&app.title, b"v1", "");
@@ -262,7 +261,7 @@ fn deleting_an_object_purges_every_version_after_retention() {
     assert!(!file(&app, id, 1).exists() && !file(&app, id, 2).exists());
 }
 
-#[test]
+#[backends]
 fn restore_reconciles_version_and_size_with_storage() {
     let app = spawn_app();
     let id = app.upload(&app.title, b"one", "");

@@ -2,6 +2,7 @@
 //! retries until a 2xx, order per object, delivery after a restart, and nothing
 //! from a change that rolled back.
 
+use nexds_test_macros::backends;
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -173,7 +174,7 @@ fn summary(hooks: &[Hook], extra: &str) -> Vec<(String, u64, Value)> {
         .collect()
 }
 
-#[test]
+#[backends]
 fn every_event_is_signed_and_says_what_happened_to_which_object() {
     let receiver = Receiver::start(&[]);
     let app = app_for(&receiver);
@@ -260,7 +261,7 @@ fn every_event_is_signed_and_says_what_happened_to_which_object() {
     assert_eq!(receiver.hooks().len(), expected.len());
 }
 
-#[test]
+#[backends]
 fn a_failing_receiver_gets_each_event_until_it_answers_2xx_in_order_per_object() {
     // The first five requests fail with 500 (and one with a redirect).
     let receiver = Receiver::start(&[500, 500, 302, 500, 503]);
@@ -318,7 +319,7 @@ fn a_failing_receiver_gets_each_event_until_it_answers_2xx_in_order_per_object()
     assert_eq!(receiver.delivered(8).len(), 8, "nothing is delivered twice");
 }
 
-#[test]
+#[backends]
 fn a_batch_change_or_delete_that_fails_on_its_second_item_sends_nothing() {
     let receiver = Receiver::start(&[]);
     let app = app_for(&receiver);
@@ -359,7 +360,7 @@ fn a_batch_change_or_delete_that_fails_on_its_second_item_sends_nothing() {
     );
 }
 
-#[test]
+#[backends]
 fn a_slow_receiver_never_slows_a_request() {
     // Accepts connections but never answers.
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -383,7 +384,7 @@ fn a_slow_receiver_never_slows_a_request() {
     );
 }
 
-#[test]
+#[backends]
 fn events_made_while_the_receiver_is_down_arrive_after_a_restart() {
     // A port nothing listens on, until the receiver starts on it.
     let port = TcpListener::bind("127.0.0.1:0")
@@ -451,7 +452,7 @@ fn events_made_while_the_receiver_is_down_arrive_after_a_restart() {
     assert_eq!(got.len(), 4, "{got:?}");
 }
 
-#[test]
+#[backends]
 fn deliveries_and_retries_are_counted_in_the_metrics() {
     use crate::operations::{scrape, value};
     let receiver = Receiver::start(&[500]);
@@ -475,7 +476,7 @@ fn deliveries_and_retries_are_counted_in_the_metrics() {
     assert!(count("retry") >= retried + 1.0);
 }
 
-#[test]
+#[backends]
 fn a_post_sends_one_notification_event_per_recipient() {
     let receiver = Receiver::start(&[]);
     let app = app_for(&receiver);
