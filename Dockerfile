@@ -7,8 +7,10 @@
 
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
-COPY Cargo.toml Cargo.lock schema.sql ./
+COPY Cargo.toml Cargo.lock schema.sql schema-postgres.sql ./
 COPY src ./src
+# A dev-dependency of the tests, but Cargo.lock names it: cargo reads its manifest.
+COPY tests/macros ./tests/macros
 RUN cargo build --release --locked --bin nexds
 
 FROM debian:bookworm-slim

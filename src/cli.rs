@@ -60,6 +60,16 @@ pub enum Command {
         #[arg(long, value_name = "PID")]
         principal: u32,
     },
+    /// Copy the SQLite database of a data dir into the empty PostgreSQL database of
+    /// NEXDS_DATABASE_URL, keeping every id and the data_id sequence, then verify
+    /// every table's count (one transaction: nothing is kept if anything differs).
+    /// No server may run on that data dir meanwhile. Files are not copied (README,
+    /// Running several nodes).
+    MigrateToPostgres {
+        /// The data dir whose nexds.db is copied.
+        #[arg(long, value_name = "DATA_DIR")]
+        from: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -99,6 +109,7 @@ pub fn run(cli: Cli, settings: Settings) -> CliResult {
             namespace,
             principal,
         } => erase(settings, namespace, principal),
+        Command::MigrateToPostgres { from } => migrate_to_postgres(&settings, &from),
         Command::Token { action } => {
             let store = store::open_with(&settings.store_options())?;
             token(&store, action)
@@ -147,6 +158,33 @@ fn open_data(
         .unwrap_or_else(|| format!("http://{}", settings.listen));
     let blobs = startup::open_blobs(settings, &public_url)?;
     Ok((store, blobs))
+}
+
+fn migrate_to_postgres(settings: &Settings, from: &Path) -> CliResult {
+    let Some(url) = &settings.database_url else {
+        return Err("set NEXDS_DATABASE_URL to the PostgreSQL database to copy into".into());
+    };
+    if !from.join("nexds.db").exists() {
+        return Err(format!("{} holds no nexds.db", from.display()).into());
+    }
+    // No server writes the source while it is copied.
+    let _lock = crate::data_dir::DataDirLock::acquire(from)?;
+    let source = store::sqlite::SqliteStore::open(from, settings.durability)?;
+    let target = store::postgres::PgStore::open(url, settings.database_pool_size)?;
+    let started = std::time::Instant::now();
+    let census = store::migrate::migrate(&source, &target)?;
+    for (table, rows) in &census.rows {
+        println!("{table}: {rows} rows");
+    }
+    for (table, last) in &census.sequences {
+        println!("{table}: next id after {last}");
+    }
+    println!(
+        "copied and verified in {:.1} s into {}",
+        started.elapsed().as_secs_f64(),
+        crate::config::redact_url_password(url)
+    );
+    Ok(())
 }
 
 fn check_principal_args(namespace: &str, principal: u32) -> CliResult {

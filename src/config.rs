@@ -608,7 +608,16 @@ impl Settings {
                 "must be positive".into(),
             ));
         }
-        if self.storage == StorageKind::Local && !self.allow_local_storage {
+        Ok(())
+    }
+
+    /// `serve` refuses PostgreSQL with the local file store, which lives on one
+    /// machine and so cannot be shared by several nodes (DESIGN §11), unless told.
+    pub fn check_shared_storage(&self) -> Result<(), ConfigError> {
+        if self.database_url.is_some()
+            && self.storage == StorageKind::Local
+            && !self.allow_local_storage
+        {
             return Err(ConfigError::Env(
                 "NEXDS_DATABASE_URL",
                 "PostgreSQL is for several nodes, and the local file store lives on one \

@@ -59,9 +59,23 @@ pub fn spawn(store: Store, blobs: Blobs, retention: Retention, interval_secs: u6
         let mut deleted_since = None;
         loop {
             tick.tick().await;
+            // With several nodes, one runs the pass; the others skip it.
+            let turn = match store.janitor_turn(false).await {
+                Ok(Some(turn)) => turn,
+                Ok(None) => {
+                    log::debug!("janitor: another node is running its pass");
+                    continue;
+                }
+                Err(e) => {
+                    log::error!("janitor: {e}");
+                    continue;
+                }
+            };
             let now = time::now();
             let since = deleted_since.unwrap_or(now - retention.deleted_secs);
-            match run_pass(&store, &blobs, retention, now, since).await {
+            let result = run_pass(&store, &blobs, retention, now, since).await;
+            drop(turn);
+            match result {
                 Ok(report) => {
                     deleted_since = Some(now - 1);
                     if report != Report::default() {
@@ -81,6 +95,7 @@ pub async fn run_once(
     retention: Retention,
     now: i64,
 ) -> Result<Report, ApiError> {
+    let _turn = store.janitor_turn(true).await?;
     run_pass(store, blobs, retention, now, now - retention.deleted_secs).await
 }
 

@@ -35,6 +35,8 @@ pub enum StartupError {
     Blobs(String),
     #[error("webhooks: {0}")]
     Webhooks(String),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
 }
 
 /// A bound, not yet running server.
@@ -49,6 +51,7 @@ pub struct Application {
 impl Application {
     /// Must be called inside an actix system (the server's workers start here).
     pub fn build(settings: Settings) -> Result<Application, StartupError> {
+        settings.check_shared_storage()?;
         let lock = DataDirLock::acquire(&settings.data_dir)?;
         let store = store::open_with(&settings.store_options())?;
         bootstrap(&store, &settings)?;

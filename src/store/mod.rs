@@ -8,6 +8,7 @@
 //! whichever connection or process writes); a multi-writer backend must take row
 //! locks (`SELECT … FOR UPDATE`) or run serializable transactions.
 
+pub mod migrate;
 pub mod postgres;
 pub mod sqlite;
 
@@ -48,6 +49,7 @@ pub trait MetadataStore:
     + Tokens
     + Health
     + Webhooks
+    + Exclusive
     + Send
     + Sync
 {
@@ -459,7 +461,36 @@ pub trait Search {
     ) -> Result<SearchPage, StoreError>;
 }
 
-/// Units of work of `store/sqlite/tokens.rs`.
+/// A turn at background work that one process at a time does for every node;
+/// it ends when this is dropped (or the process dies).
+pub struct Turn {
+    _held: Option<Box<dyn std::any::Any + Send + Sync>>,
+}
+
+impl Turn {
+    /// A turn that holds nothing: the only process on its database.
+    pub fn alone() -> Turn {
+        Turn { _held: None }
+    }
+
+    /// A turn that lasts as long as `held` lives.
+    pub fn holding(held: impl std::any::Any + Send + Sync) -> Turn {
+        Turn {
+            _held: Some(Box::new(held)),
+        }
+    }
+}
+
+/// Background work one process at a time (DESIGN §11: every node runs the
+/// janitor, never two at once).
+#[async_trait]
+pub trait Exclusive {
+    /// The janitor's turn: at once (SQLite has one server per database), or, with
+    /// several nodes, when no other process holds it. With `wait` it waits for the
+    /// turn; without, `None` if another process has it now.
+    async fn janitor_turn(&self, wait: bool) -> Result<Option<Turn>, StoreError>;
+}
+
 /// Whether the backend answers, for `GET /health/ready`.
 #[async_trait]
 pub trait Health {

@@ -32,6 +32,27 @@ pub enum Backend {
 
 thread_local! {
     static BACKEND: Cell<Backend> = const { Cell::new(Backend::Sqlite) };
+    /// The database of the `nexds` processes a test runs (PostgreSQL only).
+    static PROCESS_DATABASE: std::cell::RefCell<Option<String>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The environment a `nexds` process of the running test needs for its backend:
+/// with PostgreSQL, the test's database (made on first use, the same for every
+/// process of the test) and leave to use the local file store.
+pub fn backend_env() -> Vec<(&'static str, String)> {
+    let Some(url) = PROCESS_DATABASE.with_borrow_mut(|db| {
+        if db.is_none() {
+            *db = Backend::current().new_database();
+        }
+        db.clone()
+    }) else {
+        return Vec::new();
+    };
+    vec![
+        ("NEXDS_DATABASE_URL", url),
+        ("NEXDS_ALLOW_LOCAL_STORAGE", "1".to_owned()),
+    ]
 }
 
 impl Backend {
@@ -49,6 +70,7 @@ impl Backend {
             return;
         }
         BACKEND.set(self);
+        PROCESS_DATABASE.with_borrow_mut(|db| *db = None);
         test();
     }
 
@@ -512,6 +534,17 @@ impl TestApp {
     /// How many files are queued for deletion.
     pub fn queued_deletions(&self) -> i64 {
         self.sql_count("SELECT count(*) FROM blob_deletions")
+    }
+
+    /// The environment of a one-shot `nexds` command on this server's data: its
+    /// data dir and, on PostgreSQL, its database.
+    pub fn cli_env(&self) -> Vec<(&'static str, std::ffi::OsString)> {
+        let mut env = vec![("NEXDS_DATA_DIR", self.data_dir().as_os_str().to_owned())];
+        if let Some(url) = &self.settings.database_url {
+            env.push(("NEXDS_DATABASE_URL", url.into()));
+            env.push(("NEXDS_ALLOW_LOCAL_STORAGE", "1".into()));
+        }
+        env
     }
 
     /// The server's data dir (the local store keeps its files under `blobs/`).

@@ -119,7 +119,7 @@ fn a_crash_in_the_middle_of_a_purge_loses_track_of_nothing() {
     // The next run, here the one-shot command, finishes the job.
     let out = std::process::Command::new(crate::helpers::nexds_bin())
         .arg("purge")
-        .env("NEXDS_DATA_DIR", app.data_dir())
+        .envs(app.cli_env())
         .env("RUST_LOG", "warn")
         .output()
         .unwrap();

@@ -15,6 +15,7 @@ mod garage;
 mod helpers;
 mod janitor;
 mod metainfo;
+mod nodes;
 mod notifications;
 mod operations;
 mod passwordinfo;

@@ -512,7 +512,7 @@ fn the_export_and_erase_commands_work_beside_the_running_server() {
     let run = |args: &[&str]| {
         let output = std::process::Command::new(crate::helpers::nexds_bin())
             .args(args)
-            .env("NEXDS_DATA_DIR", app.data_dir())
+            .envs(app.cli_env())
             .env("RUST_LOG", "warn")
             .output()
             .unwrap();
@@ -562,7 +562,7 @@ fn the_export_and_erase_commands_work_beside_the_running_server() {
     assert!(!stored_file(app, w.mine[0].0).exists());
     let refused = std::process::Command::new(crate::helpers::nexds_bin())
         .args(["erase", "--namespace", "no/such", "--principal", "100"])
-        .env("NEXDS_DATA_DIR", app.data_dir())
+        .envs(app.cli_env())
         .output()
         .unwrap();
     assert!(!refused.status.success());

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use crate::helpers::{V2, agent, send};
+use nexds_test_macros::backends;
 
 /// A running `nexds serve`, the base URL it logged, and every line of its log so far.
 pub(crate) struct Server {
@@ -54,6 +55,7 @@ pub(crate) fn serve(dir: &Path, envs: &[(&str, &str)], args: &[&str]) -> Server 
         .env("NEXDS_LISTEN", "127.0.0.1:0")
         .env("NEXDS_WORKERS", "1")
         .env("RUST_LOG", "info")
+        .envs(crate::helpers::backend_env())
         .envs(envs.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -86,6 +88,7 @@ fn run_for(dir: &Path, envs: &[(&str, &str)], args: &[&str], secs: u64) -> Optio
         .args(args)
         .current_dir(dir)
         .env_remove("RUST_LOG")
+        .envs(crate::helpers::backend_env())
         .envs(envs.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -108,6 +111,7 @@ fn nexds(dir: &Path, args: &[&str]) -> Output {
         .args(args)
         .current_dir(dir)
         .env("RUST_LOG", "warn")
+        .envs(crate::helpers::backend_env())
         .output()
         .expect("nexds runs")
 }
@@ -150,7 +154,7 @@ fn title_token(dir: &Path) -> String {
         .to_owned()
 }
 
-#[test]
+#[backends]
 fn the_first_start_writes_a_private_title_token_and_later_starts_keep_it() {
     let dir = tempfile::tempdir().unwrap();
     let server = serve(dir.path(), &[], &[]);
@@ -176,7 +180,7 @@ fn the_first_start_writes_a_private_title_token_and_later_starts_keep_it() {
     get(&server.base, &format!("{V2}/metainfo/1000000"), &token).assert_ok();
 }
 
-#[test]
+#[backends]
 fn the_bootstrap_token_variable_sets_the_first_token() {
     let dir = tempfile::tempdir().unwrap();
     let server = serve(
@@ -193,7 +197,7 @@ fn the_bootstrap_token_variable_sets_the_first_token() {
     .assert_ok();
 }
 
-#[test]
+#[backends]
 fn token_commands_work_while_the_server_runs() {
     let dir = tempfile::tempdir().unwrap();
     let server = serve(dir.path(), &[], &[]);
@@ -277,7 +281,7 @@ fn token_commands_work_while_the_server_runs() {
     );
 }
 
-#[test]
+#[backends]
 fn an_acknowledged_write_survives_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = serve(dir.path(), &[], &[]);
@@ -327,7 +331,7 @@ fn an_acknowledged_write_survives_kill_9() {
     assert!(resp.body.contains(&nexds::xml::b64_encode(b"object 19")));
 }
 
-#[test]
+#[backends]
 fn sigterm_stops_the_server_gracefully() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = serve(dir.path(), &[], &[]);
@@ -588,7 +592,7 @@ fn a_clients_mistakes_are_not_logged_as_errors() {
     assert!(loud.is_empty(), "client mistakes logged loudly: {loud:#?}");
 }
 
-#[test]
+#[backends]
 fn export_and_erase_refuse_a_namespace_that_never_had_a_token() {
     let dir = tempfile::tempdir().unwrap();
     let server = serve(dir.path(), &[], &[]);
@@ -691,7 +695,7 @@ fn one_shot_commands_print_no_server_log_lines() {
     }
 }
 
-#[test]
+#[backends]
 fn revoking_a_revoked_token_says_so_and_succeeds() {
     let dir = tempfile::tempdir().unwrap();
     let created = nexds(dir.path(), &["token", "create", "--namespace", "default"]);
@@ -712,7 +716,7 @@ fn revoking_a_revoked_token_says_so_and_succeeds() {
     assert!(!unknown.status.success());
 }
 
-#[test]
+#[backends]
 fn an_upload_cut_off_by_kill_9_leaves_no_temp_file_behind() {
     let dir = tempfile::tempdir().unwrap();
     let quick = [("NEXDS_UPLOAD_FORM_SECS", "3"), ("NEXDS_JANITOR_SECS", "1")];
@@ -873,4 +877,133 @@ fn the_text_access_line_names_the_request_id() {
         "{line}"
     );
     assert!(line.contains("route=/health/live"), "{line}");
+}
+
+/// `nexds migrate-to-postgres`: a SQLite data dir with objects, tags, ratings, a
+/// file, a persistence slot, friends and a notification, copied into PostgreSQL;
+/// the server on PostgreSQL then answers every read exactly as before, the ids
+/// go on after the copied ones, and a second copy into the same database is refused.
+#[test]
+fn migrate_to_postgres_keeps_every_answer_and_the_id_sequence() {
+    let Some(pg) = crate::tools::require(crate::postgres::server()) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = serve(dir.path(), &[], &[]);
+    let token = title_token(dir.path());
+    let base = server.base.clone();
+    let prepare = |body: &str| {
+        let resp = post(&base, &format!("{V2}/data/prepare"), &token, body);
+        resp.assert_ok();
+        resp.text("datastore/data/data_id")
+    };
+    let rated = prepare(
+        "<prepare><size>0</size><flags><flag>not_use_storageserver</flag></flags>\
+         <type>7</type><tags><tag>Zm9v</tag><tag>YmFy</tag></tags>\
+         <meta_binary>AQID</meta_binary><access_permission><type>public</type></access_permission>\
+         <rating_init_params><param><slot>0</slot></param></rating_init_params></prepare>",
+    );
+    send(
+        &agent(),
+        "PUT",
+        &format!("{base}{V2}/metainfo/{rated}/ratings/0"),
+        &[("Authorization", &format!("Bearer {token}"))],
+        Some("<rate><rating_value>7</rating_value></rate>"),
+    )
+    .assert_ok();
+    for i in 0..30 {
+        prepare(&format!(
+            "<prepare><size>0</size><flags><flag>not_use_storageserver</flag></flags>\
+             <meta_binary>AA</meta_binary><name>n{i}</name><type>{}</type></prepare>",
+            i % 3
+        ));
+    }
+    // One more, then deleted: its id must not come back.
+    let deleted = prepare(
+        "<prepare><size>0</size><flags><flag>not_use_storageserver</flag></flags>\
+         <meta_binary>AA</meta_binary></prepare>",
+    );
+    send(
+        &agent(),
+        "DELETE",
+        &format!("{base}{V2}/data/{deleted}"),
+        &[("Authorization", &format!("Bearer {token}"))],
+        None,
+    )
+    .assert_ok();
+    let reads = [
+        format!("{V2}/metainfo/{rated}?response=meta_binary,tags,ratings"),
+        format!("{V2}/metainfo/search?type=1&sort=-data_id&limit=100"),
+        format!("{V2}/metainfo/search?tags=Zm9v"),
+        format!("{V2}/metainfo/{deleted}"),
+    ];
+    let before: Vec<String> = reads.iter().map(|p| get(&base, p, &token).body).collect();
+    assert!(
+        before[0].contains("<total_value>7</total_value>"),
+        "{}",
+        before[0]
+    );
+    drop(server);
+
+    let url = crate::postgres::new_database().unwrap();
+    let envs = [
+        ("NEXDS_DATABASE_URL", url.as_str()),
+        ("NEXDS_ALLOW_LOCAL_STORAGE", "1"),
+    ];
+    let from = data.to_str().unwrap();
+    let out = run_for(
+        dir.path(),
+        &envs,
+        &["migrate-to-postgres", "--from", from],
+        120,
+    )
+    .expect("the migration ends");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("objects: 32 rows"), "{stdout}");
+    assert!(stdout.contains("copied and verified"), "{stdout}");
+
+    let server = serve(dir.path(), &envs, &[]);
+    let after: Vec<String> = reads
+        .iter()
+        .map(|p| get(&server.base, p, &token).body)
+        .collect();
+    assert_eq!(after, before, "PostgreSQL answers as SQLite did");
+    let next: u64 = {
+        let resp = post(
+            &server.base,
+            &format!("{V2}/data/prepare"),
+            &token,
+            "<prepare><size>0</size><flags><flag>not_use_storageserver</flag></flags>\
+             <meta_binary>AA</meta_binary></prepare>",
+        );
+        resp.assert_ok();
+        resp.text("datastore/data/data_id").parse().unwrap()
+    };
+    assert_eq!(
+        next,
+        deleted.parse::<u64>().unwrap() + 1,
+        "ids go on, none reused"
+    );
+    drop(server);
+
+    let again = run_for(
+        dir.path(),
+        &envs,
+        &["migrate-to-postgres", "--from", from],
+        120,
+    )
+    .expect("the second migration ends");
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already holds nexds data"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let _ = pg;
 }

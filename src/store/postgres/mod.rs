@@ -16,6 +16,7 @@
 //! `purge.rs` and `webhooks.rs`.
 
 pub mod friends;
+pub mod migrate;
 pub mod notifications;
 pub mod objects;
 pub mod persistence;
@@ -50,6 +51,8 @@ pub const SCHEMA_VERSION: i64 = 1;
 /// Advisory lock keys (`pg_advisory_lock`), one per kind of exclusive work.
 /// Migrating the schema: two nodes starting together migrate once.
 const MIGRATION_LOCK: i64 = 0x6e65_7864_7301;
+/// The janitor's pass: one node at a time.
+const JANITOR_LOCK: i64 = 0x6e65_7864_7302;
 
 /// Connections per node. PostgreSQL's default `max_connections` is 100.
 pub const DEFAULT_POOL_SIZE: usize = 16;
@@ -152,6 +155,8 @@ impl Drop for OwnRuntime {
 
 struct Inner {
     pool: Pool,
+    /// For sessions of their own (advisory locks held across transactions).
+    pg_config: tokio_postgres::Config,
     // Dropped last: the pool's connections run on it.
     rt: OwnRuntime,
 }
@@ -178,7 +183,7 @@ impl PgStore {
             .map_err(OpenError::Runtime)?;
         let rt = OwnRuntime(Some(rt));
         let manager = deadpool_postgres::Manager::from_config(
-            pg_config,
+            pg_config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -193,7 +198,11 @@ impl PgStore {
                 .map_err(|e| OpenError::Connect(e.to_string()))?
         };
         let store = PgStore {
-            inner: Arc::new(Inner { pool, rt }),
+            inner: Arc::new(Inner {
+                pool,
+                pg_config,
+                rt,
+            }),
             outbox: webhooks::Outbox::default(),
         };
         let pool = store.inner.pool.clone();
@@ -325,6 +334,13 @@ impl PgStore {
     }
 }
 
+impl PgStore {
+    /// The pool, for work that runs its own transaction (the migration).
+    pub(crate) fn pool(&self) -> &Pool {
+        &self.inner.pool
+    }
+}
+
 /// How long a unit aborted `attempt` times waits before it runs again: a random
 /// part of a window that doubles from 1 ms to 64 ms, so the losers of one conflict
 /// do not meet again at once.
@@ -426,6 +442,41 @@ pub async fn execute(tx: &Tx<'_>, sql: &str, params: &Params<'_>) -> Result<u64,
 /// A data_id as stored (BIGINT); larger ids simply match nothing.
 pub fn sql_id(id: u64) -> i64 {
     i64::try_from(id).unwrap_or(-1)
+}
+
+#[async_trait::async_trait]
+impl crate::store::Exclusive for PgStore {
+    /// A session-level advisory lock on a connection of its own: the turn is held
+    /// as long as that session lives, so a node that dies mid-pass gives it up
+    /// with its connection, and the next node's pass finishes the work.
+    async fn janitor_turn(&self, wait: bool) -> Result<Option<crate::store::Turn>, StoreError> {
+        let config = self.inner.pg_config.clone();
+        self.spawn(async move {
+            let backend = |e: tokio_postgres::Error| StoreError::Backend(Box::new(e));
+            let (client, connection) = config.connect(NoTls).await.map_err(backend)?;
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    log::warn!("janitor's PostgreSQL session: {e}");
+                }
+            });
+            let held = match wait {
+                true => {
+                    client
+                        .execute("SELECT pg_advisory_lock($1)", &[&JANITOR_LOCK])
+                        .await
+                        .map_err(backend)?;
+                    true
+                }
+                false => client
+                    .query_one("SELECT pg_try_advisory_lock($1)", &[&JANITOR_LOCK])
+                    .await
+                    .map_err(backend)?
+                    .get(0),
+            };
+            Ok(held.then(|| crate::store::Turn::holding(client)))
+        })
+        .await
+    }
 }
 
 #[async_trait::async_trait]

@@ -4,6 +4,7 @@
 //! transaction inside. Everything that knows rusqlite is in this folder.
 
 pub mod friends;
+pub mod migrate;
 pub mod notifications;
 pub mod objects;
 pub mod persistence;
@@ -302,6 +303,15 @@ impl Health for SqliteStore {
         self.read(|conn| Ok(conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
             .await
             .map(drop)
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::store::Exclusive for SqliteStore {
+    /// One server per data dir (its lock file), so the janitor never meets another
+    /// one; a one-shot `nexds purge` beside it is serialized by the writer.
+    async fn janitor_turn(&self, _wait: bool) -> Result<Option<crate::store::Turn>, StoreError> {
+        Ok(Some(crate::store::Turn::alone()))
     }
 }
 
