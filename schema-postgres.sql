@@ -151,7 +151,8 @@ CREATE INDEX object_versions_superseded ON object_versions (superseded_time)
 
 -- Files whose rows are gone, queued in the same transaction that removed the rows;
 -- the janitor deletes each file, then its entry, so a crash loses track of none.
--- queued_time is when the file is due (see schema.sql).
+-- queued_time is when the file is due (see schema.sql): whole seconds, truncated as
+-- SQLite's unixepoch(), so a file queued now is due to a janitor run of this second.
 CREATE TABLE blob_deletions (
     blob_key     TEXT   PRIMARY KEY,
     queued_time  BIGINT NOT NULL
@@ -163,7 +164,7 @@ CREATE FUNCTION nexds_queue_file() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF OLD.blob_key IS NOT NULL THEN
         INSERT INTO blob_deletions (blob_key, queued_time)
-        VALUES (OLD.blob_key, extract(epoch FROM clock_timestamp())::bigint)
+        VALUES (OLD.blob_key, floor(extract(epoch FROM clock_timestamp()))::bigint)
         ON CONFLICT (blob_key) DO NOTHING;
     END IF;
     RETURN NULL;
