@@ -402,34 +402,7 @@ impl TestApp {
             &format!("<prepare><size>{size}</size>{extra}</prepare>"),
         );
         resp.assert_ok();
-        let doc = resp.doc();
-        let data = doc
-            .child("datastore")
-            .and_then(|d| d.child("data"))
-            .expect("data");
-        let fields = data
-            .child("post_param")
-            .expect("post_param")
-            .children
-            .iter()
-            .map(|e| (e.name.clone(), e.text().to_owned()))
-            .collect();
-        Form {
-            url: data.child("url").expect("url").text().to_owned(),
-            date: data
-                .child("request_header")
-                .and_then(|h| h.child("date"))
-                .expect("date")
-                .text()
-                .to_owned(),
-            fields,
-            data_id: data
-                .child("data_id")
-                .expect("data_id")
-                .text()
-                .parse()
-                .expect("id"),
-        }
+        form_of(&resp)
     }
 
     pub fn complete(&self, token: &str, id: u64) -> Resp {
@@ -463,6 +436,39 @@ impl TestApp {
         let resp = self.get(&format!("{V2}/urlinfo/{id}{query}"), token);
         resp.assert_ok();
         resp.text("datastore/urlinfos/urlinfo/url")
+    }
+}
+
+/// The upload form of a prepare's answer.
+#[track_caller]
+pub fn form_of(resp: &Resp) -> Form {
+    let doc = resp.doc();
+    let data = doc
+        .child("datastore")
+        .and_then(|d| d.child("data"))
+        .expect("data");
+    let fields = data
+        .child("post_param")
+        .expect("post_param")
+        .children
+        .iter()
+        .map(|e| (e.name.clone(), e.text().to_owned()))
+        .collect();
+    Form {
+        url: data.child("url").expect("url").text().to_owned(),
+        date: data
+            .child("request_header")
+            .and_then(|h| h.child("date"))
+            .expect("date")
+            .text()
+            .to_owned(),
+        fields,
+        data_id: data
+            .child("data_id")
+            .expect("data_id")
+            .text()
+            .parse()
+            .expect("id"),
     }
 }
 

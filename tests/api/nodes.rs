@@ -17,8 +17,9 @@ fn two_nodes() -> Option<(TestApp, TestApp)> {
     Some((a, b))
 }
 
+/// `TestApp::create` makes meta-binary-only objects: `extra` is the rest of the prepare.
 fn meta_only(extra: &str) -> String {
-    format!("<flags><flag>not_use_storageserver</flag></flags><meta_binary>AA</meta_binary>{extra}")
+    extra.to_owned()
 }
 
 #[test]
@@ -242,31 +243,192 @@ fn the_janitor_of_two_nodes_at_once_removes_each_row_once() {
     );
 }
 
+/// The janitor's turn for `app`'s store, once free (a node's own pass, which
+/// runs when it starts, may hold it for a moment).
+fn take_turn(app: &TestApp) -> nexds::store::Turn {
+    let since = Instant::now();
+    loop {
+        let turn = actix_web::rt::System::new()
+            .block_on(app.store().janitor_turn(false))
+            .unwrap();
+        if let Some(turn) = turn {
+            return turn;
+        }
+        assert!(
+            since.elapsed() < Duration::from_secs(10),
+            "the janitor's turn never came"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn the_janitor_turn_of_a_dead_node_passes_to_the_next() {
     let Some((a, b)) = two_nodes() else { return };
-    let held = actix_web::rt::System::new()
-        .block_on(a.store().janitor_turn(false))
-        .unwrap();
-    assert!(held.is_some(), "a free turn is taken");
+    let held = take_turn(&a);
     let other = actix_web::rt::System::new()
         .block_on(b.store().janitor_turn(false))
         .unwrap();
     assert!(other.is_none(), "no second node while the first holds it");
     // The holder's session ends (as when its node dies): the next one takes it.
     drop(held);
-    let since = Instant::now();
-    loop {
-        let next = actix_web::rt::System::new()
-            .block_on(b.store().janitor_turn(false))
-            .unwrap();
-        if next.is_some() {
-            break;
+    drop(take_turn(&b));
+}
+
+/// Two `nexds serve` processes on one PostgreSQL and one Garage, as operators run
+/// them (README, Running several nodes): the console's flow crosses them, then
+/// one dies by SIGKILL under load while the other goes on, and nothing either of
+/// them acknowledged is lost.
+#[test]
+fn two_nodes_serve_one_console_flow_and_survive_a_kill_9() {
+    let Some(garage) = crate::garage::garage() else {
+        return;
+    };
+    crate::tools::require(crate::postgres::server()).expect("PostgreSQL");
+    let url = crate::postgres::new_database().unwrap();
+    let s3 = &garage.settings;
+    let token = "two-node-title-token";
+    let envs = [
+        ("NEXDS_DATABASE_URL", url.as_str()),
+        ("NEXDS_STORAGE", "s3"),
+        ("NEXDS_S3_ENDPOINT", s3.endpoint.as_str()),
+        ("NEXDS_S3_REGION", s3.region.as_str()),
+        ("NEXDS_S3_BUCKET", s3.bucket.as_str()),
+        ("NEXDS_S3_ACCESS_KEY", s3.access_key.as_str()),
+        ("NEXDS_S3_SECRET_KEY", s3.secret_key.as_str()),
+        ("NEXDS_LINK_SECRET", "a-link-secret-both-nodes-share"),
+        ("NEXDS_BOOTSTRAP_TOKEN", token),
+        ("NEXDS_WORKERS", "2"),
+    ];
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut a = crate::process::serve(dir_a.path(), &envs, &[]);
+    let b = crate::process::serve(dir_b.path(), &envs, &[]);
+    let agent = crate::helpers::agent();
+    let call = |base: &str, method: &str, path: &str, body: Option<&str>| {
+        crate::helpers::send(
+            &agent,
+            method,
+            &format!("{base}{path}"),
+            &[("Authorization", &format!("Bearer {token}"))],
+            body,
+        )
+    };
+
+    // prepare on A, the file to Garage, complete on B.
+    let file = b"a course made on one node, finished on the other".repeat(40);
+    let prepared = call(
+        &a.base,
+        "POST",
+        &format!("{V2}/data/prepare"),
+        Some(&format!(
+            "<prepare><size>{}</size><name>crossing</name>\
+             <access_permission><type>public</type></access_permission></prepare>",
+            file.len()
+        )),
+    );
+    prepared.assert_ok();
+    let form = crate::helpers::form_of(&prepared);
+    assert!(form.url.starts_with(&s3.endpoint), "{}", form.url);
+    let posted = form.post(&file);
+    assert!((200..300).contains(&posted.status), "{}", posted.body);
+    let id = form.data_id;
+    call(&b.base, "POST", &format!("{V2}/data/complete/{id}"), None).assert_ok();
+
+    // urlinfo on A, download.
+    let urlinfo = call(&a.base, "GET", &format!("{V2}/urlinfo/{id}"), None);
+    urlinfo.assert_ok();
+    let got = crate::helpers::download(&urlinfo.text("datastore/urlinfos/urlinfo/url"), &[]);
+    assert_eq!(got.status, 200);
+    assert_eq!(got.bytes, file);
+
+    // change on B, search on A sees it at once.
+    call(
+        &b.base,
+        "PUT",
+        &format!("{V2}/metainfo/{id}"),
+        Some("<change><name>renamed-on-b</name></change>"),
+    )
+    .assert_ok();
+    let found = call(
+        &a.base,
+        "GET",
+        &format!("{V2}/metainfo/search?name=renamed-on-b"),
+        None,
+    );
+    found.assert_ok();
+    assert!(
+        found.body.contains(&format!("<data_id>{id}</data_id>")),
+        "{}",
+        found.body
+    );
+
+    // delete on A, metainfo on B is 404.
+    call(&a.base, "DELETE", &format!("{V2}/data/{id}"), None).assert_ok();
+    call(&b.base, "GET", &format!("{V2}/metainfo/{id}"), None)
+        .assert_error(404, "DataStore::NotFound");
+
+    // Load on both; A dies in the middle; B keeps answering; every acknowledged
+    // write is there afterwards.
+    let acknowledged = std::sync::Mutex::new(Vec::<u64>::new());
+    let b_failures = std::sync::atomic::AtomicUsize::new(0);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        for client in 0..6 {
+            let (a_base, b_base) = (a.base.clone(), b.base.clone());
+            let (acknowledged, b_failures, stop) = (&acknowledged, &b_failures, &stop);
+            scope.spawn(move || {
+                let agent = crate::helpers::agent();
+                let mut i = 0u32;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    i += 1;
+                    let to_b = (client + i) % 2 == 0;
+                    let base = if to_b { &b_base } else { &a_base };
+                    let resp = crate::helpers::send(
+                        &agent,
+                        "POST",
+                        &format!("{base}{V2}/data/prepare"),
+                        &[("Authorization", &format!("Bearer {token}"))],
+                        Some(&format!(
+                            "<prepare><size>0</size><flags><flag>not_use_storageserver</flag>\
+                             </flags><meta_binary>{}</meta_binary></prepare>",
+                            nexds::xml::b64_encode(format!("{client}-{i}").as_bytes())
+                        )),
+                    );
+                    if resp.status == 200 {
+                        let id = resp.text("datastore/data/data_id").parse().unwrap();
+                        acknowledged.lock().unwrap().push(id);
+                    } else if to_b {
+                        b_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            });
         }
-        assert!(
-            since.elapsed() < Duration::from_secs(10),
-            "the turn never passed"
+        std::thread::sleep(Duration::from_millis(1500));
+        a.kill_9();
+        std::thread::sleep(Duration::from_millis(1500));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    assert_eq!(b_failures.into_inner(), 0, "B answered every request");
+    let acknowledged = acknowledged.into_inner().unwrap();
+    assert!(acknowledged.len() > 50, "load ran: {}", acknowledged.len());
+    for chunk in acknowledged.chunks(100) {
+        let list = chunk
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let resp = call(
+            &b.base,
+            "GET",
+            &format!("{V2}/metainfo?data_ids={list}"),
+            None,
         );
-        std::thread::sleep(Duration::from_millis(50));
+        resp.assert_ok();
+        assert!(
+            resp.body
+                .contains(&format!("<metainfos length=\"{}\">", chunk.len())),
+            "an acknowledged object is missing: {}",
+            resp.body
+        );
     }
 }

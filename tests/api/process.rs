@@ -40,6 +40,14 @@ impl Server {
     }
 }
 
+impl Server {
+    /// SIGKILL: no shutdown code runs.
+    pub(crate) fn kill_9(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();

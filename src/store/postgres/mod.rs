@@ -513,8 +513,3 @@ mod tests {
         }
     }
 }
-
-/// The answer of a unit of work not ported from SQLite yet (removed when all are).
-pub(crate) fn pending() -> StoreError {
-    StoreError::Backend("this unit of work is not on PostgreSQL yet".into())
-}
