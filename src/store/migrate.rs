@@ -83,10 +83,16 @@ pub fn migrate(source: &SqliteStore, target: &PgStore) -> Result<Census, Migrate
         let read = reader
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        // A reading failure closes the channel early: the import then finds counts
-        // short and commits nothing; the reader's own error says why.
-        read.map_err(|e| MigrateError::Source(e.to_string()))?;
-        imported
+        match (imported, read) {
+            (Ok(()), Ok(())) => Ok(()),
+            // A reading failure closes the channel early: the import then finds
+            // counts short and commits nothing; the reader's own error says why.
+            (Ok(()) | Err(MigrateError::Mismatch(_)), Err(e)) => {
+                Err(MigrateError::Source(e.to_string()))
+            }
+            // A refused or failed import stops the reader: its error says why.
+            (Err(e), _) => Err(e),
+        }
     })?;
     Ok(census)
 }
