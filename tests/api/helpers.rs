@@ -238,6 +238,7 @@ pub fn send(
 }
 
 /// Sends one request with any method and a byte body.
+#[track_caller]
 pub fn send_bytes(
     agent: &ureq::Agent,
     method: &str,
@@ -245,6 +246,18 @@ pub fn send_bytes(
     headers: &[(&str, &str)],
     body: Option<Vec<u8>>,
 ) -> Resp {
+    try_send_bytes(agent, method, url, headers, body)
+        .unwrap_or_else(|e| panic!("{method} {url}: {e}"))
+}
+
+/// [`send_bytes`], with a failure to reach the server (refused, reset) as `Err`.
+pub fn try_send_bytes(
+    agent: &ureq::Agent,
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<Vec<u8>>,
+) -> Result<Resp, ureq::Error> {
     let mut builder = ureq::http::Request::builder().method(method).uri(url);
     for (k, v) in headers {
         builder = builder.header(*k, *v);
@@ -253,7 +266,7 @@ pub fn send_bytes(
         Some(body) => agent.run(builder.body(body).expect("request")),
         None => agent.run(builder.body(()).expect("request")),
     };
-    let mut response = result.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let mut response = result?;
     let headers = response
         .headers()
         .iter()
@@ -272,13 +285,13 @@ pub fn send_bytes(
         .limit(64 * 1024 * 1024)
         .read_to_vec()
         .unwrap_or_default();
-    Resp {
+    Ok(Resp {
         status,
         content_type,
         headers,
         body: String::from_utf8_lossy(&bytes).into_owned(),
         bytes,
-    }
+    })
 }
 
 /// A multipart/form-data body: the fields in order, then `file` last, as a console posts.
