@@ -216,6 +216,9 @@ pub async fn delete_queued_files(
     blobs: &Blobs,
     now: i64,
 ) -> Result<usize, ApiError> {
+    // Rows removed earlier in this pass queued their files at the clock's time,
+    // which may have passed `now` meanwhile: those are due too.
+    let now = now.max(time::now());
     let mut deleted = 0;
     loop {
         let keys = store.queued_blob_deletions(BATCH, now).await?;

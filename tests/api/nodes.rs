@@ -382,7 +382,7 @@ fn two_nodes_serve_one_console_flow_and_survive_a_kill_9() {
                 let mut i = 0u32;
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     i += 1;
-                    let to_b = (client + i) % 2 == 0;
+                    let to_b = (client + i).is_multiple_of(2);
                     let base = if to_b { &b_base } else { &a_base };
                     let resp = crate::helpers::try_send_bytes(
                         &agent,
