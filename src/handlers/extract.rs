@@ -47,7 +47,6 @@ pub async fn authenticate(
         )),
         (Some(_), None) => Err(ApiError::internal("application state missing")),
         (Some(token), Some(state)) => state
-            .store
             .caller_for_token(hash_token(&token))
             .await
             .map_err(ApiError::from)
