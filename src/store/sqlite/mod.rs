@@ -33,7 +33,7 @@ use crate::telemetry;
 /// The whole current schema, for a new database.
 const SCHEMA: &str = include_str!("../../../schema.sql");
 /// The `PRAGMA user_version` that `schema.sql` creates.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// The upgrade to `version`: the part of `schema.sql` from the comment line that
 /// marks `(version N)` to the next such mark, so an upgraded database gets exactly
@@ -460,6 +460,10 @@ mod tests {
         assert!(v4.starts_with("-- Webhook outbox (version 4)"), "{v4}");
         assert!(v4.contains("CREATE TABLE webhook_outbox"));
         assert!(!upgrade_sql(3).unwrap().contains("webhook_outbox"));
+        let v5 = upgrade_sql(5).unwrap();
+        assert!(v5.starts_with("-- Search counts (version 5)"), "{v5}");
+        assert!(v5.contains("CREATE TABLE search_counts"));
+        assert!(!v5.contains("webhook_outbox"));
         assert!(upgrade_sql(SCHEMA_VERSION + 1).is_none());
         for version in 2..=SCHEMA_VERSION {
             assert!(upgrade_sql(version).is_some(), "version {version}");
