@@ -6,13 +6,16 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::auth::hash_token;
 use crate::domain::Caller;
 use crate::services::Services;
 use crate::store::StoreError;
 
-/// A bounded map from token hash to its caller (or to "no such live token").
+/// A bounded map from token to its caller (or to "no such live token"). Keyed by
+/// the token itself, so a hit costs no SHA-256; tokens are held no longer than
+/// their entry, and the database still keeps hashes only.
 pub struct TokenCache {
-    entries: Mutex<HashMap<[u8; 32], Entry>>,
+    entries: Mutex<HashMap<Box<str>, Entry>>,
     capacity: usize,
 }
 
@@ -28,6 +31,8 @@ impl TokenCache {
     pub const TTL: Duration = Duration::from_secs(1);
     /// The most tokens remembered; past it, the stale ones go, or all.
     pub const CAPACITY: usize = 4096;
+    /// Longer tokens are looked up every time (nexds makes none this long).
+    const LONGEST: usize = 128;
 
     pub fn new(capacity: usize) -> TokenCache {
         TokenCache {
@@ -36,22 +41,25 @@ impl TokenCache {
         }
     }
 
-    fn get(&self, hash: &[u8; 32], now: Instant) -> Option<Option<Caller>> {
+    fn get(&self, token: &str, now: Instant) -> Option<Option<Caller>> {
         let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        let entry = entries.get(hash)?;
+        let entry = entries.get(token)?;
         (now.duration_since(entry.looked_up) < Self::TTL).then(|| entry.caller.clone())
     }
 
-    fn put(&self, hash: [u8; 32], caller: Option<Caller>, looked_up: Instant) {
+    fn put(&self, token: &str, caller: Option<Caller>, looked_up: Instant) {
+        if token.len() > Self::LONGEST {
+            return;
+        }
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        if entries.len() >= self.capacity && !entries.contains_key(&hash) {
+        if entries.len() >= self.capacity && !entries.contains_key(token) {
             let now = Instant::now();
             entries.retain(|_, e| now.duration_since(e.looked_up) < Self::TTL);
             if entries.len() >= self.capacity {
                 entries.clear();
             }
         }
-        entries.insert(hash, Entry { caller, looked_up });
+        entries.insert(token.into(), Entry { caller, looked_up });
     }
 }
 
@@ -62,15 +70,15 @@ impl Default for TokenCache {
 }
 
 impl Services {
-    /// The caller a token hash stands for, if the token exists and was not
-    /// revoked more than [`TokenCache::TTL`] before its last lookup.
-    pub async fn caller_for_token(&self, hash: [u8; 32]) -> Result<Option<Caller>, StoreError> {
+    /// The caller a token stands for, if the token exists and was not revoked
+    /// more than [`TokenCache::TTL`] before its last lookup.
+    pub async fn caller_for_token(&self, token: &str) -> Result<Option<Caller>, StoreError> {
         let now = Instant::now();
-        if let Some(caller) = self.tokens.get(&hash, now) {
+        if let Some(caller) = self.tokens.get(token, now) {
             return Ok(caller);
         }
-        let caller = self.store.caller_for_token(hash).await?;
-        self.tokens.put(hash, caller.clone(), now);
+        let caller = self.store.caller_for_token(hash_token(token)).await?;
+        self.tokens.put(token, caller.clone(), now);
         Ok(caller)
     }
 }
@@ -84,14 +92,14 @@ mod tests {
         let cache = TokenCache::new(3);
         let start = Instant::now();
         let title = Some(Caller::title("default"));
-        cache.put([1; 32], title.clone(), start);
-        cache.put([2; 32], None, start);
-        assert_eq!(cache.get(&[1; 32], start), Some(title.clone()));
-        assert_eq!(cache.get(&[2; 32], start), Some(None));
-        assert_eq!(cache.get(&[3; 32], start), None);
-        assert_eq!(cache.get(&[1; 32], start + TokenCache::TTL), None);
+        cache.put("one", title.clone(), start);
+        cache.put("two", None, start);
+        assert_eq!(cache.get("one", start), Some(title.clone()));
+        assert_eq!(cache.get("two", start), Some(None));
+        assert_eq!(cache.get("three", start), None);
+        assert_eq!(cache.get("one", start + TokenCache::TTL), None);
         for i in 0..100u8 {
-            cache.put([i; 32], None, Instant::now());
+            cache.put(&i.to_string(), None, Instant::now());
             let len = cache
                 .entries
                 .lock()
@@ -99,5 +107,8 @@ mod tests {
                 .len();
             assert!(len <= 3, "{len} entries");
         }
+        let long = "x".repeat(TokenCache::LONGEST + 1);
+        cache.put(&long, title, start);
+        assert_eq!(cache.get(&long, start), None);
     }
 }

@@ -49,6 +49,8 @@ fn upgrade_sql(version: i64) -> Option<&'static str> {
 }
 
 const READ_POOL_SIZE: u32 = 8;
+/// Prepared statements kept per connection.
+const STATEMENT_CACHE: usize = 128;
 /// Up to this much of the database file is read through a memory map rather than
 /// copied page by page: searches visit many pages of a large database (README,
 /// "Search performance"). Address space only; the pages are the OS page cache.
@@ -128,6 +130,8 @@ fn configure(conn: &Connection, durability: Durability) -> rusqlite::Result<()> 
     };
     conn.pragma_update(None, "synchronous", sync)?;
     conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
+    // Searches have many shapes; the statements of every request stay cached.
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(())
 }
 
@@ -204,6 +208,8 @@ impl SqliteStore {
         });
         let pool = Pool::builder()
             .max_size(READ_POOL_SIZE)
+            // A local file does not go stale; the check cost a query per read.
+            .test_on_check_out(false)
             .min_idle(Some(1))
             .build(manager)?;
         let writer = Arc::new(Mutex::new(writer));
@@ -241,11 +247,18 @@ impl SqliteStore {
     ) -> Result<T, StoreError> {
         let started = Instant::now();
         let read = || {
-            let mut conn = self.pool.get()?;
-            let tx = conn.transaction()?;
-            let value = f(&tx)?;
-            tx.finish()?;
-            Ok::<_, ApiError>(value)
+            let conn = self.pool.get()?;
+            // Cached statements: BEGIN and COMMIT are parsed once per connection.
+            conn.prepare_cached("BEGIN")?.execute([])?;
+            let value = f(&conn);
+            let ended = conn
+                .prepare_cached("COMMIT")
+                .and_then(|mut s| s.execute([]));
+            if !conn.is_autocommit() {
+                conn.execute_batch("ROLLBACK")?;
+            }
+            ended?;
+            value
         };
         let value = read();
         metrics::histogram!(telemetry::DB_DURATION, "mode" => "read").record(started.elapsed());

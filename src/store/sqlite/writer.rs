@@ -150,16 +150,16 @@ fn group(conn: &mut Connection, pending: &mut VecDeque<Box<dyn Work>>, counters:
         let Some(mut unit) = pending.pop_front() else {
             break;
         };
-        if let Err(e) = tx.execute_batch("SAVEPOINT unit") {
+        if let Err(e) = run_cached(&tx, "SAVEPOINT unit") {
             pending.push_front(unit);
             broken = Some(e);
             break;
         }
         let ok = catch_unwind(AssertUnwindSafe(|| unit.run(&tx))).unwrap_or(false);
         let end = if ok {
-            tx.execute_batch("RELEASE unit")
+            run_cached(&tx, "RELEASE unit")
         } else {
-            tx.execute_batch("ROLLBACK TO unit; RELEASE unit")
+            run_cached(&tx, "ROLLBACK TO unit").and_then(|()| run_cached(&tx, "RELEASE unit"))
         };
         done.push(unit);
         if let Err(e) = end {
@@ -197,4 +197,9 @@ fn group(conn: &mut Connection, pending: &mut VecDeque<Box<dyn Work>>, counters:
             }
         }
     }
+}
+
+/// Runs a statement without parameters, parsed once per connection.
+fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(drop)
 }
