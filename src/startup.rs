@@ -94,6 +94,7 @@ impl Application {
             retention_secs: settings.retention().deleted_secs,
             link_secret: link_secret(&settings)?,
             quota: settings.quota(),
+            tokens: Default::default(),
         });
         let mut server = HttpServer::new(move || {
             App::new()

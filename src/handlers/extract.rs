@@ -18,7 +18,7 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
-use crate::auth::{hash_token, token_from_header};
+use crate::auth::token_from_header;
 use crate::body::{self, BodyDeadline};
 use crate::domain::{Caller, DataId, PersistenceSlot, PrincipalId, RatingSlot, Version};
 use crate::error::{ApiError, ErrorKind};
@@ -47,8 +47,7 @@ pub async fn authenticate(
         )),
         (Some(_), None) => Err(ApiError::internal("application state missing")),
         (Some(token), Some(state)) => state
-            .store
-            .caller_for_token(hash_token(&token))
+            .caller_for_token(&token)
             .await
             .map_err(ApiError::from)
             .and_then(|c| c.ok_or_else(|| ApiError::access_denied("unknown or revoked token"))),

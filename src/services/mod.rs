@@ -7,6 +7,7 @@ pub mod deletes;
 pub mod downloads;
 pub mod health;
 pub mod principal_data;
+pub mod tokens;
 pub mod uploads;
 pub mod versions;
 pub mod webhooks;
@@ -34,4 +35,6 @@ pub struct Services {
     pub link_secret: Vec<u8>,
     /// The per-owner limits of DESIGN §16.
     pub quota: Quota,
+    /// Callers of tokens seen in the last second (`tokens.rs`).
+    pub tokens: tokens::TokenCache,
 }

@@ -86,6 +86,17 @@ impl Doc {
     }
 
     pub fn num(&mut self, name: &str, value: impl std::fmt::Display) {
+        use std::io::Write;
+        // Numbers are written on the stack: no allocation per element.
+        let mut buf = [0u8; 40];
+        let mut cursor = std::io::Cursor::new(&mut buf[..]);
+        if write!(cursor, "{value}").is_ok() {
+            let len = cursor.position() as usize;
+            if let Ok(text) = std::str::from_utf8(&buf[..len]) {
+                self.text(name, text);
+                return;
+            }
+        }
         self.text(name, &value.to_string());
     }
 

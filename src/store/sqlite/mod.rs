@@ -16,6 +16,7 @@ pub mod tokens;
 pub mod uploads;
 pub mod versions;
 pub mod webhooks;
+mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -24,7 +25,7 @@ use std::time::{Duration, Instant};
 use r2d2::Pool;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::error::ApiError;
 use crate::store::{Health, StoreError};
@@ -33,7 +34,7 @@ use crate::telemetry;
 /// The whole current schema, for a new database.
 const SCHEMA: &str = include_str!("../../../schema.sql");
 /// The `PRAGMA user_version` that `schema.sql` creates.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// The upgrade to `version`: the part of `schema.sql` from the comment line that
 /// marks `(version N)` to the next such mark, so an upgraded database gets exactly
@@ -49,6 +50,8 @@ fn upgrade_sql(version: i64) -> Option<&'static str> {
 }
 
 const READ_POOL_SIZE: u32 = 8;
+/// Prepared statements kept per connection.
+const STATEMENT_CACHE: usize = 128;
 /// Up to this much of the database file is read through a memory map rather than
 /// copied page by page: searches visit many pages of a large database (README,
 /// "Search performance"). Address space only; the pages are the OS page cache.
@@ -94,19 +97,26 @@ pub enum OpenError {
     TooNew(i64),
     #[error("schema.sql has no upgrade to version {0}")]
     NoUpgrade(i64),
+    #[error("cannot start the writer thread: {0}")]
+    Writer(#[source] std::io::Error),
 }
 
 /// The SQLite metadata store; cheap to clone.
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: Pool<SqliteConnectionManager>,
+    /// The one write connection: the writer thread's, and [`Self::write_blocking`]'s
+    /// (the CLI, tests) between its groups.
     writer: Arc<Mutex<Connection>>,
-    /// Units of work waiting for a connection wait here, on the async side, not
-    /// on a blocking thread each: a burst of requests then holds as many blocking
-    /// threads as there are connections, not one per request (whose per-thread
-    /// allocator arenas would each keep memory; README, Memory).
+    /// Read units of work waiting for a connection wait here, on the async side,
+    /// not on a blocking thread each: a burst of requests then holds as many
+    /// blocking threads as there are connections, not one per request (whose
+    /// per-thread allocator arenas would each keep memory; README, Memory).
     readers: Arc<Semaphore>,
-    writers: Arc<Semaphore>,
+    /// Write units of work, to the writer thread (group commit, `writer.rs`);
+    /// bounded, so a burst waits here rather than growing memory.
+    queue: mpsc::Sender<Box<dyn writer::Work>>,
+    written: Arc<writer::Counters>,
     /// Where units of work write their webhook events.
     outbox: webhooks::Outbox,
 }
@@ -121,6 +131,8 @@ fn configure(conn: &Connection, durability: Durability) -> rusqlite::Result<()> 
     };
     conn.pragma_update(None, "synchronous", sync)?;
     conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
+    // Searches have many shapes; the statements of every request stay cached.
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(())
 }
 
@@ -197,13 +209,20 @@ impl SqliteStore {
         });
         let pool = Pool::builder()
             .max_size(READ_POOL_SIZE)
+            // A local file does not go stale; the check cost a query per read.
+            .test_on_check_out(false)
             .min_idle(Some(1))
             .build(manager)?;
+        let writer = Arc::new(Mutex::new(writer));
+        let written = Arc::new(writer::Counters::default());
+        let queue =
+            writer::spawn(Arc::clone(&writer), Arc::clone(&written)).map_err(OpenError::Writer)?;
         Ok(SqliteStore {
             pool,
-            writer: Arc::new(Mutex::new(writer)),
+            writer,
             readers: Arc::new(Semaphore::new(READ_POOL_SIZE as usize)),
-            writers: Arc::new(Semaphore::new(1)),
+            queue,
+            written,
             outbox: webhooks::Outbox::default(),
         })
     }
@@ -229,11 +248,18 @@ impl SqliteStore {
     ) -> Result<T, StoreError> {
         let started = Instant::now();
         let read = || {
-            let mut conn = self.pool.get()?;
-            let tx = conn.transaction()?;
-            let value = f(&tx)?;
-            tx.finish()?;
-            Ok::<_, ApiError>(value)
+            let conn = self.pool.get()?;
+            // Cached statements: BEGIN and COMMIT are parsed once per connection.
+            conn.prepare_cached("BEGIN")?.execute([])?;
+            let value = f(&conn);
+            let ended = conn
+                .prepare_cached("COMMIT")
+                .and_then(|mut s| s.execute([]));
+            if !conn.is_autocommit() {
+                conn.execute_batch("ROLLBACK")?;
+            }
+            ended?;
+            value
         };
         let value = read();
         metrics::histogram!(telemetry::DB_DURATION, "mode" => "read").record(started.elapsed());
@@ -278,22 +304,31 @@ impl SqliteStore {
         .map_err(|e| StoreError::Backend(Box::new(e)))?
     }
 
-    /// [`Self::write_blocking`] on the blocking thread pool.
+    /// Runs `f` on the writer thread, in its own savepoint of the transaction
+    /// of a group of units (group commit): an error rolls back `f`'s writes only;
+    /// the answer comes once the group's COMMIT is on disk.
     pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<T, ApiError> + Send + 'static,
     {
-        let turn = Arc::clone(&self.writers).acquire_owned().await;
-        let turn = turn.map_err(|e| StoreError::Backend(Box::new(e)))?;
-        let store = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let value = store.write_blocking(f);
-            drop(turn);
-            value
-        })
-        .await
-        .map_err(|e| StoreError::Backend(Box::new(e)))?
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Box::new(writer::Job::new(f, reply)))
+            .await
+            .map_err(|_| StoreError::Backend("the writer thread has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Backend("the writer thread dropped a unit of work".into()))?
+    }
+
+    /// (groups, units) committed by the writer thread so far.
+    pub fn groups_committed(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.written.groups.load(Relaxed),
+            self.written.units.load(Relaxed),
+        )
     }
 }
 
@@ -448,10 +483,149 @@ mod tests {
         assert!(v4.starts_with("-- Webhook outbox (version 4)"), "{v4}");
         assert!(v4.contains("CREATE TABLE webhook_outbox"));
         assert!(!upgrade_sql(3).unwrap().contains("webhook_outbox"));
+        let v5 = upgrade_sql(5).unwrap();
+        assert!(v5.starts_with("-- Search counts (version 5)"), "{v5}");
+        assert!(v5.contains("CREATE TABLE search_counts"));
+        assert!(!v5.contains("webhook_outbox"));
         assert!(upgrade_sql(SCHEMA_VERSION + 1).is_none());
         for version in 2..=SCHEMA_VERSION {
             assert!(upgrade_sql(version).is_some(), "version {version}");
         }
+    }
+
+    /// Runs `units` concurrently while the writer connection is held, so that all
+    /// of them queue and the writer takes them as one group; returns each answer.
+    fn in_one_group(store: &SqliteStore, units: Vec<Unit>) -> Vec<Result<i64, StoreError>> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let held = store.writer.lock().unwrap();
+        let count = units.len();
+        let before = store.groups_committed();
+        let answers = runtime.block_on(async move {
+            let tasks: Vec<_> = units
+                .into_iter()
+                .map(|unit| {
+                    let store = store.clone();
+                    tokio::spawn(async move { store.write(unit).await })
+                })
+                .collect();
+            // The writer took the first unit and waits for the connection; the
+            // others wait in the queue.
+            while store.queue.max_capacity() - store.queue.capacity() < count - 1 {
+                tokio::task::yield_now().await;
+            }
+            drop(held);
+            let mut answers = Vec::new();
+            for task in tasks {
+                answers.push(task.await.unwrap());
+            }
+            answers
+        });
+        let after = store.groups_committed();
+        assert_eq!(after.0 - before.0, 1, "one group");
+        answers
+    }
+
+    fn token_rows(store: &SqliteStore) -> Vec<i64> {
+        store
+            .read_blocking(|c| {
+                let mut stmt =
+                    c.prepare("SELECT created_time FROM tokens ORDER BY created_time")?;
+                let rows = stmt.query_map([], |r| r.get(0))?;
+                Ok(rows.collect::<Result<Vec<i64>, _>>()?)
+            })
+            .unwrap()
+    }
+
+    type Unit = Box<dyn FnOnce(&Transaction<'_>) -> Result<i64, ApiError> + Send>;
+
+    fn insert_token(i: i64) -> Unit {
+        Box::new(move |tx| {
+            tx.execute(
+                "INSERT INTO tokens (token_hash, namespace, created_time) VALUES (?1, 'g', ?2)",
+                rusqlite::params![vec![i as u8; 32], i],
+            )?;
+            Ok(i)
+        })
+    }
+
+    #[test]
+    fn a_unit_that_fails_in_a_group_loses_only_its_own_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path(), Durability::Full).unwrap();
+        let units: Vec<Unit> = (0..40)
+            .map(|i| -> Unit {
+                if i == 17 {
+                    // Writes, then refuses: its row must go, its neighbours' stay.
+                    Box::new(move |tx| {
+                        insert_token(i)(tx)?;
+                        Err(ApiError::malformed("unit 17 refuses"))
+                    })
+                } else {
+                    insert_token(i)
+                }
+            })
+            .collect();
+        let answers = in_one_group(&store, units);
+        for (i, answer) in answers.iter().enumerate() {
+            match answer {
+                Ok(value) => assert_eq!(*value, i as i64),
+                Err(StoreError::Refused(e)) => {
+                    assert_eq!(i, 17);
+                    assert!(e.to_string().contains("unit 17 refuses"), "{e}");
+                }
+                Err(e) => panic!("unit {i}: {e}"),
+            }
+        }
+        assert!(answers[17].is_err());
+        let want: Vec<i64> = (0..40).filter(|&i| i != 17).collect();
+        assert_eq!(token_rows(&store), want);
+        // A panicking unit is an error of its own too.
+        let units: Vec<Unit> = vec![
+            insert_token(100),
+            Box::new(|tx| {
+                insert_token(101)(tx)?;
+                panic!("unit 101 panics")
+            }),
+            insert_token(102),
+        ];
+        let answers = in_one_group(&store, units);
+        assert!(answers[0].is_ok() && answers[1].is_err() && answers[2].is_ok());
+        let rows = token_rows(&store);
+        assert!(rows.contains(&100) && !rows.contains(&101) && rows.contains(&102));
+    }
+
+    #[test]
+    fn when_the_commit_of_a_group_fails_no_unit_of_it_is_acknowledged() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path(), Durability::Normal).unwrap();
+        let units: Vec<Unit> = vec![
+            insert_token(1),
+            // A foreign key checked only at COMMIT, where it fails.
+            Box::new(|tx| {
+                tx.execute_batch(
+                    "PRAGMA defer_foreign_keys = ON;
+                     INSERT INTO object_tags (data_id, tag) VALUES (424242, x'00');",
+                )?;
+                Ok(2)
+            }),
+            insert_token(3),
+        ];
+        let answers = in_one_group(&store, units);
+        for answer in &answers {
+            assert!(
+                matches!(answer, Err(StoreError::Backend(e)) if e.to_string().contains("FOREIGN KEY")),
+                "{answer:?}"
+            );
+        }
+        assert_eq!(token_rows(&store), Vec::<i64>::new());
+        // The writer goes on.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        assert_eq!(runtime.block_on(store.write(insert_token(4))).unwrap(), 4);
+        assert_eq!(token_rows(&store), vec![4]);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use rusqlite::Connection;
 use rusqlite::types::Value;
 
 use crate::domain::object::State;
-use crate::domain::search::{Offset, Owners, SearchPage, SearchRequest, SortColumn};
+use crate::domain::search::{Offset, Owners, SearchPage, SearchRequest, SortColumn, TimeRange};
 use crate::domain::{Caller, PermissionType};
 use crate::error::ApiError;
 use crate::store::sqlite::SqliteStore;
@@ -41,25 +41,47 @@ pub fn search(
     random: u64,
 ) -> Result<SearchPage, ApiError> {
     // The caller's read transaction (Store::read) keeps count, page and objects in agreement.
-    let query = SearchSql::new(caller, request, now);
-    let total: i64 = conn
-        .prepare_cached(&query.count())?
-        .query_row(&*query.params(&[]), |r| r.get(0))?;
-    let total = total as u64;
+    let counted = Counted::of(request);
+    let total = match &counted {
+        Some(counted) => counted.total(conn, caller, request, now)?,
+        None => {
+            let query = SearchSql::new(caller, request, now);
+            let total: i64 = conn
+                .prepare_cached(&query.count())?
+                .query_row(&*query.params(&[]), |r| r.get(0))?;
+            total as u64
+        }
+    };
     let offset = request.offset.resolve(total, request.limit, random);
     let mut objects = Vec::new();
     if offset < total {
+        let end = total.min(offset.saturating_add(u64::from(request.limit)));
+        // Past the middle, the window is read from the other end: fewer rows
+        // skipped, and as exact, since total is.
+        let reversed = offset > total / 2;
+        let skip = if reversed { total - end } else { offset };
+        let driver = match &counted {
+            Some(counted) => {
+                counted.page_driver(conn, caller, request, skip + (end - offset), now)?
+            }
+            None => Driver::of(request),
+        };
+        let query = SearchSql::driven_by(driver, caller, request, now);
         // SQLite offsets are signed; no search has that many matches anyway.
-        let start = i64::try_from(offset).unwrap_or(i64::MAX);
-        let limit = i64::from(request.limit);
         let page = [
-            (":limit", Value::from(limit)),
-            (":offset", Value::from(start)),
+            (":limit", Value::from((end - offset) as i64)),
+            (
+                ":offset",
+                Value::from(i64::try_from(skip).unwrap_or(i64::MAX)),
+            ),
         ];
-        let mut stmt = conn.prepare_cached(&query.page(request))?;
-        let ids: Vec<i64> = stmt
+        let mut stmt = conn.prepare_cached(&query.page(request, reversed))?;
+        let mut ids: Vec<i64> = stmt
             .query_map(&*query.params(&page), |r| r.get(0))?
             .collect::<Result<_, _>>()?;
+        if reversed {
+            ids.reverse();
+        }
         objects.reserve(ids.len());
         for id in ids {
             if let Some(object) = load(conn, id as u64)? {
@@ -72,6 +94,148 @@ pub fn search(
         offset,
         total,
     })
+}
+
+/// A search whose total comes from `search_counts` (schema.sql, version 5): no
+/// filter but status, one data_type or one tag.
+struct Counted {
+    kind: i64,
+    key: Value,
+}
+
+/// The hour buckets of `search_counts`.
+const HOUR: i64 = 3600;
+
+impl Counted {
+    fn of(request: &SearchRequest) -> Option<Counted> {
+        let plain = matches!(request.owners, Owners::Anybody)
+            && request.name.is_none()
+            && request.created == TimeRange::default()
+            && request.updated == TimeRange::default();
+        match (request.data_type, request.tags.as_slice()) {
+            _ if !plain => None,
+            (None, []) => Some(Counted {
+                kind: 0,
+                key: Value::Integer(0),
+            }),
+            (Some(data_type), []) => Some(Counted {
+                kind: 1,
+                key: Value::Integer(i64::from(data_type)),
+            }),
+            (None, [tag]) => Some(Counted {
+                kind: 2,
+                key: Value::Blob(tag.clone()),
+            }),
+            _ => None,
+        }
+    }
+
+    /// Sum of the counters after the current hour, for public objects only or all.
+    fn counters(
+        &self,
+        conn: &Connection,
+        namespace: &str,
+        status: i64,
+        public_only: bool,
+        now: i64,
+    ) -> Result<u64, ApiError> {
+        let mut stmt = conn.prepare_cached(
+            "SELECT coalesce(sum(n), 0) FROM search_counts
+             WHERE namespace = :namespace AND status = :status AND kind = :kind AND key = :key
+             AND public IN (1, :public) AND expire_hour > :hour",
+        )?;
+        let n: i64 = stmt.query_row(
+            rusqlite::named_params! {
+                ":namespace": namespace,
+                ":status": status,
+                ":kind": self.kind,
+                ":key": &self.key,
+                ":public": i64::from(public_only),
+                ":hour": now.div_euclid(HOUR),
+            },
+            |r| r.get(0),
+        )?;
+        Ok(n.max(0) as u64)
+    }
+
+    /// The exact total of the caller's view of `request`.
+    fn total(
+        &self,
+        conn: &Connection,
+        caller: &Caller,
+        request: &SearchRequest,
+        now: i64,
+    ) -> Result<u64, ApiError> {
+        let status = request.status as i64;
+        let public_only = caller.principal.is_some();
+        let mut total = self.counters(conn, &caller.namespace, status, public_only, now)?;
+        // The counters' current hour: only what expires after now.
+        let title = Caller::title(&caller.namespace);
+        let expiring = SearchSql::driven_by(Driver::Expiring, &title, request, now);
+        let mut extra = vec![(":hour_end", Value::from((now.div_euclid(HOUR) + 1) * HOUR))];
+        let mut count = expiring.count();
+        if public_only {
+            count.push_str(&format!(
+                " AND o.access_type = {}",
+                PermissionType::Public as i64
+            ));
+        }
+        total += self.count(conn, &count, &expiring.params(&extra))?;
+        if let Some(me) = caller.principal {
+            // What only this principal sees, from small indexed sets: its own
+            // objects, those naming it, those of owners listing it as a friend.
+            extra.clear();
+            extra.push((":me", Value::from(me)));
+            for driver in [Driver::Mine, Driver::Recipient, Driver::FriendOf] {
+                let query = SearchSql::driven_by(driver, &title, request, now);
+                total += self.count(conn, &query.count(), &query.params(&extra))?;
+            }
+        }
+        Ok(total)
+    }
+
+    fn count(
+        &self,
+        conn: &Connection,
+        sql: &str,
+        params: &[(&str, &dyn rusqlite::ToSql)],
+    ) -> Result<u64, ApiError> {
+        let n: i64 = conn.prepare_cached(sql)?.query_row(params, |r| r.get(0))?;
+        Ok(n as u64)
+    }
+
+    /// The index a page of `rows` matches (skipped ones included) is read by:
+    /// sorted by updated_time, a type or a tag that matches often enough is
+    /// found faster by walking the time-ordered index than by sorting all its
+    /// matches (estimated from the title's counters).
+    fn page_driver(
+        &self,
+        conn: &Connection,
+        caller: &Caller,
+        request: &SearchRequest,
+        rows: u64,
+        now: i64,
+    ) -> Result<Driver, ApiError> {
+        let driver = Driver::of(request);
+        if self.kind == 0 || request.sort.column != SortColumn::UpdatedTime {
+            return Ok(driver);
+        }
+        let status = request.status as i64;
+        let matching = self.counters(conn, &caller.namespace, status, false, now)?;
+        let all = Counted {
+            kind: 0,
+            key: Value::Integer(0),
+        };
+        let everything = all.counters(conn, &caller.namespace, status, false, now)?;
+        // Walking reads about rows × everything / matching entries; the other
+        // way reads every match.
+        let walk = rows.saturating_mul(everything) / matching.max(1);
+        Ok(if walk < matching {
+            Driver::UpdatedTime
+        } else {
+            driver
+        })
+    }
 }
 
 fn random_u64() -> Result<u64, ApiError> {
@@ -91,6 +255,14 @@ enum Driver {
     Type,
     Tag,
     UpdatedTime,
+    /// Objects expiring between now and `:hour_end` (counts only).
+    Expiring,
+    /// The non-public objects of `:me` (counts only).
+    Mine,
+    /// Objects of others naming `:me` as a recipient (counts only).
+    Recipient,
+    /// Friend objects of owners listing `:me` as a friend (counts only).
+    FriendOf,
 }
 
 impl Driver {
@@ -130,6 +302,16 @@ impl Driver {
                  CROSS JOIN objects o INDEXED BY objects_search_by_id"
             }
             Driver::UpdatedTime => "objects o INDEXED BY objects_search_by_updated_time",
+            Driver::Expiring => "objects o INDEXED BY objects_expire",
+            Driver::Mine => "objects o INDEXED BY objects_search_by_owner",
+            Driver::Recipient => {
+                "object_recipients r INDEXED BY object_recipients_by_principal \
+                 CROSS JOIN objects o INDEXED BY objects_search_by_id"
+            }
+            Driver::FriendOf => {
+                "friends f INDEXED BY friends_by_friend \
+                 CROSS JOIN objects o INDEXED BY objects_search_by_owner"
+            }
         }
     }
 }
@@ -144,7 +326,10 @@ struct SearchSql {
 
 impl SearchSql {
     fn new(caller: &Caller, request: &SearchRequest, now: i64) -> Self {
-        let driver = Driver::of(request);
+        Self::driven_by(Driver::of(request), caller, request, now)
+    }
+
+    fn driven_by(driver: Driver, caller: &Caller, request: &SearchRequest, now: i64) -> Self {
         let mut sql = SearchSql {
             from: driver.from(),
             data_id: driver.data_id(),
@@ -161,6 +346,30 @@ impl SearchSql {
         sql.and("o.state = :ready", ":ready", State::Ready as i64);
         sql.and("o.status = :status", ":status", request.status as i64);
         sql.and("o.expire_time > :now", ":now", now);
+        let (public, friend_type) = (PermissionType::Public as i64, PermissionType::Friend as i64);
+        let befriends = "EXISTS (SELECT 1 FROM friends f WHERE f.namespace = :namespace \
+             AND f.owner_id = o.owner_id AND f.friend_id = :me)";
+        match driver {
+            // Literally, so that the partial index applies.
+            Driver::Expiring => sql
+                .conditions
+                .push("o.state = 1 AND o.expire_time < :hour_end".into()),
+            Driver::Mine => sql
+                .conditions
+                .push(format!("o.owner_id = :me AND o.access_type <> {public}")),
+            Driver::Recipient => sql.conditions.push(format!(
+                "r.principal_id = :me AND r.kind = {ACCESS} AND o.data_id = r.data_id \
+                 AND o.owner_id <> :me AND (o.access_type = {specified} \
+                 OR (o.access_type = {specified_friend} AND {befriends}))",
+                specified = PermissionType::Specified as i64,
+                specified_friend = PermissionType::SpecifiedFriend as i64,
+            )),
+            Driver::FriendOf => sql.conditions.push(format!(
+                "f.namespace = :namespace AND f.friend_id = :me AND o.owner_id = f.owner_id \
+                 AND o.owner_id <> :me AND o.access_type = {friend_type}"
+            )),
+            _ => {}
+        }
         if let Some(me) = caller.principal {
             // Object::check_read for a non-title caller: the owner, public, a
             // recipient of specified, a friend of the owner (in the owner's list)
@@ -170,16 +379,13 @@ impl SearchSql {
                 "EXISTS (SELECT 1 FROM object_recipients r WHERE r.data_id = o.data_id \
                  AND r.kind = {ACCESS} AND r.principal_id = :me)"
             );
-            let friend = "EXISTS (SELECT 1 FROM friends f WHERE f.namespace = :namespace \
-                 AND f.owner_id = o.owner_id AND f.friend_id = :me)";
+            let friend = befriends;
             sql.conditions.push(format!(
                 "(o.owner_id = :me OR o.access_type = {public} \
                  OR (o.access_type = {specified} AND {recipient}) \
                  OR (o.access_type = {friend_type} AND {friend}) \
                  OR (o.access_type = {specified_friend} AND {recipient} AND {friend}))",
-                public = PermissionType::Public as i64,
                 specified = PermissionType::Specified as i64,
-                friend_type = PermissionType::Friend as i64,
                 specified_friend = PermissionType::SpecifiedFriend as i64,
             ));
             sql.bind(":me", me);
@@ -258,8 +464,9 @@ impl SearchSql {
     }
 
     /// The page's data_ids, sorted, with data_id breaking ties in the same direction.
-    fn page(&self, request: &SearchRequest) -> String {
-        let direction = if request.sort.descending {
+    /// `reversed`: in the opposite order (the window counted from the end).
+    fn page(&self, request: &SearchRequest, reversed: bool) -> String {
+        let direction = if request.sort.descending != reversed {
             "DESC"
         } else {
             "ASC"
@@ -305,7 +512,7 @@ impl SearchSql {
 mod tests {
     use super::*;
     use crate::domain::Status;
-    use crate::domain::search::{Sort, TimeRange};
+    use crate::domain::search::Sort;
     use crate::store::Durability;
 
     const NOW: i64 = 1_000_000;
@@ -323,7 +530,8 @@ mod tests {
         store
             .read_blocking(|conn| {
                 let mut lines = Vec::new();
-                for (text, extra) in [(sql.count(), &page[..0]), (sql.page(request), &page)] {
+                for (text, extra) in [(sql.count(), &page[..0]), (sql.page(request, false), &page)]
+                {
                     let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {text}"))?;
                     let rows = stmt.query_map(&*sql.params(extra), |r| r.get::<_, String>(3))?;
                     for row in rows {
@@ -763,6 +971,259 @@ mod tests {
                 .any(|(_, k)| matches!(k, Friend | SpecifiedFriend)),
             "7 is in nobody's list of its namespace but 9's, who owns nothing"
         );
+    }
+
+    /// SplitMix64, for the random data below.
+    struct Rng(u64);
+
+    impl Rng {
+        fn below(&mut self, n: u64) -> i64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            ((z ^ (z >> 31)) % n) as i64
+        }
+    }
+
+    const TAGS: [&[u8]; 4] = [b"a", b"b", b"c", b"d"];
+
+    /// Random objects around the hour of NOW, then random changes of everything
+    /// the counters depend on, through the statements the triggers watch.
+    fn seed_random(store: &SqliteStore, rng: &mut Rng) {
+        store
+            .write_blocking(|tx| {
+                let insert = |rng: &mut Rng| -> rusqlite::Result<i64> {
+                    tx.execute(
+                        "INSERT INTO objects (namespace, owner_id, size, data_type, period,
+                            access_type, update_type, status, state, created_time, updated_time,
+                            referred_time, expire_time, access_password, update_password)
+                         VALUES (?1, ?2, 0, ?3, 90, ?4, 3, ?5, ?6, ?7, ?8, ?7, ?9, 1, 1)",
+                        rusqlite::params![
+                            ["default", "other"][rng.below(8).min(1) as usize],
+                            1 + rng.below(12),
+                            rng.below(4),
+                            rng.below(5),
+                            [0, 0, 0, 2, 5][rng.below(5) as usize],
+                            [1, 1, 1, 1, 0, 2][rng.below(6) as usize],
+                            NOW - 5000 + rng.below(100),
+                            NOW - 5000 + rng.below(100),
+                            NOW - 3 * HOUR + rng.below(6 * 3600),
+                        ],
+                    )?;
+                    let id = tx.last_insert_rowid();
+                    for tag in TAGS {
+                        if rng.below(3) == 0 {
+                            tx.execute(
+                                "INSERT INTO object_tags (data_id, tag) VALUES (?1, ?2)",
+                                rusqlite::params![id, tag],
+                            )?;
+                        }
+                    }
+                    for _ in 0..rng.below(3) {
+                        tx.execute(
+                            "INSERT OR IGNORE INTO object_recipients (data_id, kind, principal_id)
+                             VALUES (?1, ?2, ?3)",
+                            rusqlite::params![id, rng.below(2), 1 + rng.below(12)],
+                        )?;
+                    }
+                    Ok(id)
+                };
+                let mut ids = Vec::new();
+                for _ in 0..1500 {
+                    ids.push(insert(rng)?);
+                }
+                for _ in 0..40 {
+                    tx.execute(
+                        "INSERT OR IGNORE INTO friends (namespace, owner_id, friend_id)
+                         VALUES (?1, ?2, ?3)",
+                        rusqlite::params![
+                            ["default", "other"][rng.below(4).min(1) as usize],
+                            1 + rng.below(12),
+                            1 + rng.below(12)
+                        ],
+                    )?;
+                }
+                for _ in 0..1500 {
+                    let id = ids[rng.below(ids.len() as u64) as usize];
+                    let value = rng.below(6);
+                    let change = match rng.below(9) {
+                        0 => "UPDATE objects SET status = ?2 WHERE data_id = ?1",
+                        1 => "UPDATE objects SET state = ?2 % 3 WHERE data_id = ?1",
+                        2 => "UPDATE objects SET data_type = ?2 WHERE data_id = ?1",
+                        3 => "UPDATE objects SET access_type = ?2 % 5 WHERE data_id = ?1",
+                        4 => {
+                            "UPDATE objects SET expire_time = expire_time + (?2 - 3) * 1000
+                              WHERE data_id = ?1"
+                        }
+                        5 => {
+                            "UPDATE objects SET namespace = 'other', updated_time = ?2
+                              WHERE data_id = ?1"
+                        }
+                        6 => "DELETE FROM object_tags WHERE data_id = ?1 AND ?2 < 4",
+                        7 => {
+                            "INSERT OR IGNORE INTO object_tags (data_id, tag)
+                              SELECT data_id, CAST(char(97 + ?2 % 4) AS BLOB) FROM objects
+                              WHERE data_id = ?1"
+                        }
+                        _ => "DELETE FROM objects WHERE data_id = ?1 AND ?2 < 3",
+                    };
+                    tx.execute(change, rusqlite::params![id, value])?;
+                }
+                for _ in 0..100 {
+                    ids.push(insert(rng)?);
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn every_counted_total_equals_a_plain_count_over_random_data() {
+        let (_dir, store) = store();
+        let mut rng = Rng(3);
+        seed_random(&store, &mut rng);
+        let mut callers = vec![Caller::title("default"), Caller::title("other")];
+        callers.extend((1..=12).map(|p| Caller::principal("default", p)));
+        let mut requests = vec![SearchRequest::default()];
+        requests.extend((0..5).map(|t| SearchRequest {
+            data_type: Some(t),
+            ..SearchRequest::default()
+        }));
+        requests.extend(TAGS.iter().chain([&&b"e"[..]]).map(|t| SearchRequest {
+            tags: vec![t.to_vec()],
+            ..SearchRequest::default()
+        }));
+        let mut checked = 0;
+        let mut nonzero = 0;
+        for now in [NOW, NOW - 2 * HOUR + 17, NOW + 1799, NOW + 4 * HOUR] {
+            for caller in &callers {
+                for request in &requests {
+                    for status in [Status::None, Status::Pending, Status::Rejected] {
+                        let request = SearchRequest {
+                            status,
+                            ..request.clone()
+                        };
+                        let (fast, plain) = store
+                            .read_blocking(|c| {
+                                let counted = Counted::of(&request).unwrap();
+                                let fast = counted.total(c, caller, &request, now)?;
+                                let sql = SearchSql::new(caller, &request, now);
+                                let plain: i64 = c
+                                    .prepare(&sql.count())?
+                                    .query_row(&*sql.params(&[]), |r| r.get(0))?;
+                                Ok((fast, plain as u64))
+                            })
+                            .unwrap();
+                        assert_eq!(fast, plain, "{caller:?} at {now}: {request:?}");
+                        checked += 1;
+                        nonzero += usize::from(plain > 0);
+                    }
+                }
+            }
+        }
+        assert!(
+            nonzero > checked / 3,
+            "{nonzero} of {checked} totals above 0"
+        );
+    }
+
+    #[test]
+    fn pages_read_from_the_end_or_by_time_are_those_of_the_plain_query() {
+        let (_dir, store) = store();
+        let mut rng = Rng(5);
+        seed_random(&store, &mut rng);
+        // More of tag "a", so that a tag search sorted by time walks the time index.
+        store
+            .write_blocking(|tx| {
+                Ok(tx.execute_batch(
+                    "INSERT OR IGNORE INTO object_tags (data_id, tag) SELECT data_id, x'61'
+                     FROM objects",
+                )?)
+            })
+            .unwrap();
+        let desc = Sort {
+            column: SortColumn::UpdatedTime,
+            descending: true,
+        };
+        let requests = [
+            SearchRequest {
+                tags: vec![b"a".to_vec()],
+                sort: desc,
+                ..SearchRequest::default()
+            },
+            SearchRequest {
+                data_type: Some(2),
+                sort: desc,
+                ..SearchRequest::default()
+            },
+            SearchRequest {
+                data_type: Some(1),
+                ..SearchRequest::default()
+            },
+            SearchRequest {
+                tags: vec![b"b".to_vec()],
+                ..SearchRequest::default()
+            },
+        ];
+        let driver = store
+            .read_blocking(|c| {
+                let counted = Counted::of(&requests[0]).unwrap();
+                counted.page_driver(c, &Caller::title("default"), &requests[0], 20, NOW)
+            })
+            .unwrap();
+        assert_eq!(
+            driver,
+            Driver::UpdatedTime,
+            "a common tag walks the time index"
+        );
+        for caller in [Caller::title("default"), Caller::principal("default", 3)] {
+            for request in &requests {
+                let total = store
+                    .read_blocking(|c| search(c, &caller, request, NOW - 3 * HOUR, 0))
+                    .unwrap()
+                    .total;
+                if total < 4 {
+                    continue;
+                }
+                for offset in [
+                    0,
+                    1,
+                    total / 2,
+                    total / 2 + 1,
+                    total.saturating_sub(20),
+                    total - 3,
+                ] {
+                    let request = SearchRequest {
+                        offset: Offset::At(offset),
+                        ..request.clone()
+                    };
+                    let got: Vec<u64> = store
+                        .read_blocking(|c| search(c, &caller, &request, NOW - 3 * HOUR, 0))
+                        .unwrap()
+                        .objects
+                        .iter()
+                        .map(|o| o.data_id)
+                        .collect();
+                    let want: Vec<u64> = store
+                        .read_blocking(|c| {
+                            let sql = SearchSql::new(&caller, &request, NOW - 3 * HOUR);
+                            let page = [
+                                (":limit", Value::from(20)),
+                                (":offset", Value::from(offset as i64)),
+                            ];
+                            let mut stmt = c.prepare(&sql.page(&request, false))?;
+                            let ids = stmt
+                                .query_map(&*sql.params(&page), |r| r.get::<_, i64>(0))?
+                                .collect::<Result<Vec<_>, _>>()?;
+                            Ok(ids.into_iter().map(|i| i as u64).collect())
+                        })
+                        .unwrap();
+                    assert_eq!(got, want, "{caller:?} {request:?}");
+                    assert_eq!(got.len() as u64, (total - offset).min(20));
+                }
+            }
+        }
     }
 
     #[test]
