@@ -1,7 +1,12 @@
-//! Rating and resetting (DESIGN §6). Each request is one `SERIALIZABLE` unit of
-//! work: concurrent ratings of one slot, from any node, are applied as if one
-//! after another (a loser of a conflict runs again on a fresh snapshot), so none
-//! is lost.
+//! Rating and resetting (DESIGN §6). A rating locks the slots it rates first
+//! (`SELECT … FOR UPDATE`, in key order) and then reads and writes in
+//! `READ COMMITTED`: concurrent ratings of one slot, from any node, wait for one
+//! another and are applied one after another, none lost, none aborted (under
+//! `SERIALIZABLE` every concurrent rater of a hot slot aborted and ran again,
+//! about ten times per rating with 16 clients). What a rating reads besides its
+//! locked slot rows (the object and its permission, the rater's lock and earlier
+//! value, which only units holding the slot's row lock write) is the latest
+//! committed state after the lock. A reset runs `SERIALIZABLE`.
 
 use async_trait::async_trait;
 
@@ -12,7 +17,7 @@ use crate::domain::rating::{
 use crate::error::ApiError;
 use crate::store::postgres::friends::known_friends;
 use crate::store::postgres::objects::{load, update_each};
-use crate::store::postgres::{PgError, PgStore, Tx, execute, opt_row, sql_id};
+use crate::store::postgres::{PgError, PgStore, Tx, execute, opt_row, rows, sql_id};
 use crate::store::{Ratings, StoreError};
 
 #[async_trait]
@@ -23,7 +28,7 @@ impl Ratings for PgStore {
         params: Vec<RateParam>,
         now: i64,
     ) -> Result<Vec<RatingTotals>, StoreError> {
-        self.write((caller, params, now), |tx, (caller, params, now)| {
+        self.write_locked((caller, params, now), |tx, (caller, params, now)| {
             Box::pin(rate_unit(tx, caller, params, *now))
         })
         .await
@@ -66,13 +71,15 @@ impl Ratings for PgStore {
 }
 
 /// Each rating of `params` in order: the object readable, the slot initialised,
-/// the rater not locked out, then the new totals saved.
+/// the rater not locked out, then the new totals saved. Every slot rated is
+/// locked first, before anything is read.
 async fn rate_unit(
     tx: &Tx<'_>,
     caller: &Caller,
     params: &[RateParam],
     now: i64,
 ) -> Result<Vec<RatingTotals>, PgError> {
+    lock_slots(tx, params).await?;
     let rater = rating::rater(caller);
     let mut out = Vec::with_capacity(params.len());
     for p in params {
@@ -94,6 +101,22 @@ async fn rate_unit(
         out.push(rating.view());
     }
     Ok(out)
+}
+
+/// Locks the rating slot rows of `params` (those that exist) in key order, so two
+/// batches never wait for each other crosswise.
+async fn lock_slots(tx: &Tx<'_>, params: &[RateParam]) -> Result<(), PgError> {
+    let ids: Vec<i64> = params.iter().map(|p| sql_id(p.data_id)).collect();
+    let slots: Vec<i64> = params.iter().map(|p| i64::from(p.slot)).collect();
+    rows(
+        tx,
+        "SELECT 1 FROM rating_slots
+         WHERE (data_id, slot) IN (SELECT * FROM unnest($1::bigint[], $2::bigint[]))
+         ORDER BY data_id, slot FOR UPDATE",
+        &[&ids, &slots],
+    )
+    .await?;
+    Ok(())
 }
 
 async fn load_rating(tx: &Tx<'_>, id: u64, slot: u8) -> Result<Option<StoredRating>, PgError> {
