@@ -253,6 +253,55 @@ fn concurrent_ratings_of_one_slot_are_all_counted() {
     assert_eq!(m(&meta, "ratings/rating/total_value"), "400");
 }
 
+/// Refused ratings sent among accepted ones at once: the writer of either
+/// database applies them together (one commit for many, SQLite's and
+/// PostgreSQL's group commit), and a refused one takes nothing of its
+/// neighbours with it, nor they of it.
+#[backends]
+fn refused_ratings_among_concurrent_ones_change_nothing_and_take_nothing_along() {
+    let app = spawn_app();
+    let owner = app.principal(100);
+    let id = public_with(
+        &app,
+        &owner,
+        &slot(0, "<range_min>1</range_min><range_max>5</range_max>"),
+    );
+    // A batch with a good rating first and a refused one second: all or nothing.
+    let other = public_with(&app, &owner, &slot(0, ""));
+    let raters: Vec<String> = (0..8).map(|i| app.principal(300 + i)).collect();
+    std::thread::scope(|scope| {
+        for token in &raters {
+            let app = &app;
+            scope.spawn(move || {
+                for i in 0..20 {
+                    match i % 4 {
+                        0 => rate(app, token, id, 0, 6)
+                            .assert_error(400, "DataStore::InvalidArgument"),
+                        1 => app
+                            .put(
+                                &format!("{V2}/metainfo/ratings"),
+                                token,
+                                &format!(
+                                    "<rate><param><data_id>{other}</data_id><slot>0</slot>\
+                                     <rating_value>1</rating_value></param><param>\
+                                     <data_id>{id}</data_id><slot>0</slot>\
+                                     <rating_value>9</rating_value></param></rate>"
+                                ),
+                            )
+                            .assert_error(400, "DataStore::InvalidArgument"),
+                        _ => rate(app, token, id, 0, 2).assert_ok(),
+                    }
+                }
+            });
+        }
+    });
+    let meta = app.meta(id);
+    assert_eq!(m(&meta, "ratings/rating/count"), "80");
+    assert_eq!(m(&meta, "ratings/rating/total_value"), "160");
+    let untouched = app.meta(other);
+    assert_eq!(m(&untouched, "ratings/rating/count"), "0");
+}
+
 fn reset_body(ids: &[u64]) -> String {
     let params: String = ids
         .iter()

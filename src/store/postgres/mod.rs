@@ -58,7 +58,7 @@ const JANITOR_LOCK: i64 = 0x6e65_7864_7302;
 pub const DEFAULT_POOL_SIZE: usize = 16;
 /// A unit of work that keeps losing to other writers is given up after this long
 /// (answered as an internal error; nothing of it was written).
-const RETRY_FOR: Duration = Duration::from_secs(10);
+pub(crate) const RETRY_FOR: Duration = Duration::from_secs(10);
 
 /// A transaction of a unit of work; `prepare_cached` keeps statements per connection.
 pub type Tx<'a> = deadpool_postgres::Transaction<'a>;
@@ -96,13 +96,23 @@ pub enum PgError {
 
 impl PgError {
     /// Did PostgreSQL abort this unit for another writer's sake? Then it may run again.
-    fn is_conflict(&self) -> bool {
+    pub(crate) fn is_conflict(&self) -> bool {
         match self {
             PgError::Db(e) => matches!(
                 e.code(),
                 Some(&SqlState::T_R_SERIALIZATION_FAILURE) | Some(&SqlState::T_R_DEADLOCK_DETECTED)
             ),
             _ => false,
+        }
+    }
+}
+
+impl std::fmt::Display for PgError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PgError::Api(e) => write!(f, "{e}"),
+            PgError::Db(e) => write!(f, "{e}"),
+            PgError::Pool(e) => write!(f, "{e}"),
         }
     }
 }
@@ -155,6 +165,8 @@ impl Drop for OwnRuntime {
 
 struct Inner {
     pool: Pool,
+    /// The node's rating writer (`ratings.rs`), which commits queued ratings together.
+    rater: tokio::sync::mpsc::Sender<ratings::RateJob>,
     /// For sessions of their own (advisory locks held across transactions).
     pg_config: tokio_postgres::Config,
     // Dropped last: the pool's connections run on it.
@@ -197,9 +209,11 @@ impl PgStore {
                 .build()
                 .map_err(|e| OpenError::Connect(e.to_string()))?
         };
+        let rater = ratings::spawn_rater(pool.clone(), rt.handle());
         let store = PgStore {
             inner: Arc::new(Inner {
                 pool,
+                rater,
                 pg_config,
                 rt,
             }),
@@ -303,27 +317,6 @@ impl PgStore {
         self.write_in(IsolationLevel::Serializable, args, f).await
     }
 
-    /// [`Self::write`] in `READ COMMITTED`, for a unit that first locks every row
-    /// it computes a new value of (`SELECT … FOR UPDATE`, in a fixed order) and
-    /// whose other reads may be of any state committed before those locks: units
-    /// that write the locked rows then run one after another, without the aborts
-    /// `SERIALIZABLE` gives every concurrent writer of one hot row (ratings of one
-    /// slot). A deadlock (40P01) runs it again.
-    pub async fn write_locked<A, T>(
-        &self,
-        args: A,
-        f: impl for<'a> Fn(&'a Tx<'a>, &'a A) -> BoxFuture<'a, Result<T, PgError>>
-        + Send
-        + Sync
-        + 'static,
-    ) -> Result<T, StoreError>
-    where
-        A: Send + Sync + 'static,
-        T: Send + 'static,
-    {
-        self.write_in(IsolationLevel::ReadCommitted, args, f).await
-    }
-
     async fn write_in<A, T>(
         &self,
         level: IsolationLevel,
@@ -372,6 +365,11 @@ impl PgStore {
 }
 
 impl PgStore {
+    /// The node's rating writer.
+    pub(crate) fn rater(&self) -> &tokio::sync::mpsc::Sender<ratings::RateJob> {
+        &self.inner.rater
+    }
+
     /// The pool, for work that runs its own transaction (the migration).
     pub(crate) fn pool(&self) -> &Pool {
         &self.inner.pool
@@ -381,7 +379,7 @@ impl PgStore {
 /// How long a unit aborted `attempt` times waits before it runs again: a random
 /// part of a window that doubles from 1 ms to 64 ms, so the losers of one conflict
 /// do not meet again at once.
-fn backoff(attempt: u32) -> Duration {
+pub(crate) fn backoff(attempt: u32) -> Duration {
     let window_us = 1000u64 << attempt.min(6);
     let mut random = [0u8; 8];
     let jitter = match getrandom::fill(&mut random) {
