@@ -41,7 +41,8 @@ token=load-ratios-title-token
 hz=$(getconf CLK_TCK)
 # CPU ticks so far of the given processes (utime + stime, after the command name).
 ticks() { for p in "$@"; do sed 's/.*) //' "/proc/$p/stat" 2>/dev/null; done | awk '{t += $12 + $13} END {print t + 0}'; }
-pg_pids() { echo "$pgpid" $(pgrep -P "$pgpid" || true); }
+# The postmaster (its first line of postmaster.pid) and its backends.
+pg_pids() { local pm; pm=$(head -1 "$work/pg/data/postmaster.pid"); echo "$pm" $(pgrep -P "$pm" || true); }
 
 start_nodes() { # count, database
   pids=()

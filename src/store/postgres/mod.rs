@@ -289,7 +289,10 @@ impl PgStore {
                     .start()
                     .await?;
                 let value = f(&tx, &args).await?;
-                tx.commit().await?;
+                // Read-only: ending it any way is the same. Dropping it sends the
+                // ROLLBACK without waiting for it (the connection runs it before
+                // whatever its next user sends), a round trip saved per read.
+                drop(tx);
                 Ok::<_, PgError>(value)
             }
             .await;
