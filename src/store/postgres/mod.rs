@@ -1,10 +1,10 @@
 //! The PostgreSQL backend of the metadata store, for several nodes (DESIGN §11).
 //! Everything that knows tokio-postgres is in this folder.
 //!
-//! Every unit of work runs on the store's own small runtime (`nexds-pg` threads),
-//! where the pool's connections live: the server's actix workers, the CLI and the
-//! tests all call it the same way, and no connection dies with the runtime of the
-//! request that opened it.
+//! The pool's connections live on the store's own small runtime (`nexds-pg`
+//! threads): a unit of work runs on its caller's task (an actix worker, the CLI,
+//! a test) and talks to a connection whose socket and task are the store's, so no
+//! connection dies with the runtime of the request that opened it.
 //!
 //! Isolation: a unit of work that writes runs `SERIALIZABLE`, so "check every item,
 //! then write" holds with any number of nodes writing at once exactly as it does
@@ -194,9 +194,11 @@ impl PgStore {
             .build()
             .map_err(OpenError::Runtime)?;
         let rt = OwnRuntime(Some(rt));
-        let manager = deadpool_postgres::Manager::from_config(
+        let manager = deadpool_postgres::Manager::from_connect(
             pg_config.clone(),
-            NoTls,
+            ConnectOnOwnRuntime {
+                handle: rt.handle().clone(),
+            },
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -277,29 +279,25 @@ impl PgStore {
         A: Send + Sync + 'static,
         T: Send + 'static,
     {
-        let pool = self.inner.pool.clone();
-        self.spawn(async move {
-            let started = Instant::now();
-            let value = async {
-                let mut client = pool.get().await?;
-                let tx = client
-                    .build_transaction()
-                    .isolation_level(IsolationLevel::RepeatableRead)
-                    .read_only(true)
-                    .start()
-                    .await?;
-                let value = f(&tx, &args).await?;
-                // Read-only: ending it any way is the same. Dropping it sends the
-                // ROLLBACK without waiting for it (the connection runs it before
-                // whatever its next user sends), a round trip saved per read.
-                drop(tx);
-                Ok::<_, PgError>(value)
-            }
-            .await;
-            metrics::histogram!(telemetry::DB_DURATION, "mode" => "read").record(started.elapsed());
-            Ok(value?)
-        })
-        .await
+        let started = Instant::now();
+        let value = async {
+            let mut client = self.inner.pool.get().await?;
+            let tx = client
+                .build_transaction()
+                .isolation_level(IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()
+                .await?;
+            let value = f(&tx, &args).await?;
+            // Read-only: ending it any way is the same. Dropping it sends the
+            // ROLLBACK without waiting for it (the connection runs it before
+            // whatever its next user sends), a round trip saved per read.
+            drop(tx);
+            Ok::<_, PgError>(value)
+        }
+        .await;
+        metrics::histogram!(telemetry::DB_DURATION, "mode" => "read").record(started.elapsed());
+        Ok(value?)
     }
 
     /// Runs `f` in one `SERIALIZABLE` transaction and commits it; when PostgreSQL
@@ -333,37 +331,32 @@ impl PgStore {
         A: Send + Sync + 'static,
         T: Send + 'static,
     {
-        let pool = self.inner.pool.clone();
-        self.spawn(async move {
-            let started = Instant::now();
-            let mut attempt = 0u32;
-            let value = loop {
-                let run = async {
-                    let mut client = pool.get().await?;
-                    let tx = client
-                        .build_transaction()
-                        .isolation_level(level)
-                        .start()
-                        .await?;
-                    let value = f(&tx, &args).await?;
-                    tx.commit().await?;
-                    Ok::<_, PgError>(value)
+        let started = Instant::now();
+        let mut attempt = 0u32;
+        let value = loop {
+            let run = async {
+                let mut client = self.inner.pool.get().await?;
+                let tx = client
+                    .build_transaction()
+                    .isolation_level(level)
+                    .start()
+                    .await?;
+                let value = f(&tx, &args).await?;
+                tx.commit().await?;
+                Ok::<_, PgError>(value)
+            }
+            .await;
+            match run {
+                Err(e) if e.is_conflict() && started.elapsed() < RETRY_FOR => {
+                    attempt += 1;
+                    metrics::counter!(telemetry::DB_RETRIES).increment(1);
+                    tokio::time::sleep(backoff(attempt)).await;
                 }
-                .await;
-                match run {
-                    Err(e) if e.is_conflict() && started.elapsed() < RETRY_FOR => {
-                        attempt += 1;
-                        metrics::counter!(telemetry::DB_RETRIES).increment(1);
-                        tokio::time::sleep(backoff(attempt)).await;
-                    }
-                    other => break other,
-                }
-            };
-            metrics::histogram!(telemetry::DB_DURATION, "mode" => "write")
-                .record(started.elapsed());
-            Ok(value?)
-        })
-        .await
+                other => break other,
+            }
+        };
+        metrics::histogram!(telemetry::DB_DURATION, "mode" => "write").record(started.elapsed());
+        Ok(value?)
     }
 }
 
@@ -376,6 +369,44 @@ impl PgStore {
     /// The pool, for work that runs its own transaction (the migration).
     pub(crate) fn pool(&self) -> &Pool {
         &self.inner.pool
+    }
+}
+
+/// Opens the pool's connections on the store's runtime, whichever runtime's
+/// request asked for one: a connection's socket and task live on the runtime
+/// that made them, and the store's outlives every request's (an actix worker's
+/// runtime, a one-shot command's).
+struct ConnectOnOwnRuntime {
+    handle: tokio::runtime::Handle,
+}
+
+impl deadpool_postgres::Connect for ConnectOnOwnRuntime {
+    fn connect(
+        &self,
+        pg_config: &tokio_postgres::Config,
+    ) -> BoxFuture<
+        '_,
+        Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>), tokio_postgres::Error>,
+    > {
+        let pg_config = pg_config.clone();
+        let open = |pg_config: tokio_postgres::Config| async move {
+            let (client, connection) = pg_config.connect(NoTls).await?;
+            let task = tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    log::warn!("PostgreSQL connection: {e}");
+                }
+            });
+            Ok((client, task))
+        };
+        let opened = self.handle.spawn(open(pg_config.clone()));
+        Box::pin(async move {
+            match opened.await {
+                Ok(result) => result,
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                // The store's runtime is shutting down (the process is ending).
+                Err(_) => open(pg_config).await,
+            }
+        })
     }
 }
 

@@ -173,6 +173,16 @@ async fn try_rate_batch(
     lock_slots(&tx, &all).await?;
     let mut results = Vec::with_capacity(batch.len());
     for job in batch {
+        // One rating is checked whole before it writes: refused, it wrote nothing.
+        // Several may be refused after the first is written: a savepoint of their own.
+        if let [_] = job.params[..] {
+            match rate_unit(&tx, &job.caller, &job.params, job.now).await {
+                Ok(totals) => results.push(Ok(totals)),
+                Err(PgError::Api(refused)) => results.push(Err(StoreError::from(refused))),
+                Err(failed) => return Err(failed),
+            }
+            continue;
+        }
         let unit = tx.savepoint("rate").await?;
         match rate_unit(&unit, &job.caller, &job.params, job.now).await {
             Ok(totals) => {
