@@ -8,10 +8,21 @@ use crate::helpers::{TestApp, V2, spawn_app_with};
 
 /// Two servers on one new PostgreSQL database; `None` (skipped) without PostgreSQL.
 fn two_nodes() -> Option<(TestApp, TestApp)> {
+    two_nodes_with(|_| {})
+}
+
+/// [`two_nodes`], both with `adjust` applied to their settings.
+fn two_nodes_with(adjust: impl Fn(&mut nexds::config::Settings)) -> Option<(TestApp, TestApp)> {
     crate::tools::require(crate::postgres::server())?;
     let url = crate::postgres::new_database().expect("a database");
-    let a = spawn_app_with(|s| s.database_url = Some(url.clone()));
-    let mut b = spawn_app_with(|s| s.database_url = Some(url.clone()));
+    let a = spawn_app_with(|s| {
+        adjust(s);
+        s.database_url = Some(url.clone());
+    });
+    let mut b = spawn_app_with(|s| {
+        adjust(s);
+        s.database_url = Some(url.clone());
+    });
     // The first node made the title token; the second found one and made none.
     b.title = a.title.clone();
     Some((a, b))
@@ -241,6 +252,65 @@ fn the_janitor_of_two_nodes_at_once_removes_each_row_once() {
         )),
         0
     );
+}
+
+/// A complete on one node while another node's janitor finds the upload past its
+/// deadline: exactly one of them wins, so an object is visible with its file or
+/// gone, never visible without it.
+#[test]
+fn a_complete_racing_another_nodes_janitor_is_all_or_nothing() {
+    let Some(garage) = crate::garage::garage() else {
+        return;
+    };
+    let Some((a, b)) = two_nodes_with(|s| garage.configure(s)) else {
+        return;
+    };
+    let (mut completed, mut dropped) = (0, 0);
+    for round in 0..8 {
+        let file = format!("round {round} ").repeat(20).into_bytes();
+        let form = a.prepare_upload(&a.title, file.len(), "");
+        assert!((200..300).contains(&form.post(&file).status));
+        // B's janitor runs as if the upload timeout had passed, while A completes.
+        let later =
+            time::OffsetDateTime::now_utc().unix_timestamp() + b.settings.upload_timeout_secs + 1;
+        let done = std::thread::scope(|scope| {
+            let janitor = scope.spawn(|| {
+                actix_web::rt::System::new()
+                    .block_on(nexds::janitor::run_once(
+                        b.store(),
+                        &b.blobs(),
+                        b.settings.retention(),
+                        later,
+                    ))
+                    .unwrap()
+            });
+            let done = a.complete(&a.title, form.data_id);
+            janitor.join().unwrap();
+            done
+        });
+        let meta = b.get(&format!("{V2}/metainfo/{}", form.data_id), &b.title);
+        if done.status == 200 {
+            completed += 1;
+            meta.assert_ok();
+            let url = b.url_of(&b.title, form.data_id, "");
+            assert_eq!(
+                crate::helpers::download(&url, &[]).bytes,
+                file,
+                "round {round}"
+            );
+        } else {
+            dropped += 1;
+            // Gone before complete read it (404), or between its read and its
+            // move of the file (403, no file uploaded).
+            assert!(
+                [403, 404].contains(&done.status),
+                "round {round}: {}",
+                done.body
+            );
+            meta.assert_error(404, "DataStore::NotFound");
+        }
+    }
+    eprintln!("complete won {completed} rounds, the janitor {dropped}");
 }
 
 /// The janitor's turn for `app`'s store, once free (a node's own pass, which
