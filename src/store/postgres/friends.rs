@@ -6,6 +6,7 @@
 use std::collections::HashSet;
 
 use async_trait::async_trait;
+use deadpool_postgres::GenericClient;
 
 use crate::domain::friends::FriendLists;
 use crate::domain::{Caller, Object};
@@ -96,7 +97,7 @@ impl FriendLists for KnownFriends {
 
 /// Reads, in `tx`, which of `owners` list the caller as a friend.
 pub(crate) async fn known_friends(
-    tx: &Tx<'_>,
+    tx: &impl GenericClient,
     caller: &Caller,
     owners: impl IntoIterator<Item = u32>,
 ) -> Result<KnownFriends, PgError> {
@@ -131,7 +132,7 @@ pub(crate) async fn known_friends(
 
 /// [`known_friends`] for checks of `caller` against `objects`.
 pub(crate) async fn friends_for(
-    tx: &Tx<'_>,
+    tx: &impl GenericClient,
     caller: &Caller,
     objects: &[Object],
 ) -> Result<KnownFriends, PgError> {

@@ -11,7 +11,9 @@
 //! under SQLite's single writer; PostgreSQL aborts one of two units whose reads and
 //! writes cross (SQLSTATE 40001, or 40P01 for a deadlock) and [`PgStore::write`]
 //! runs the loser again from the start, on a fresh snapshot. Reads run in one
-//! `REPEATABLE READ` read-only transaction (one snapshot, as SQLite's reads).
+//! `REPEATABLE READ` read-only transaction (one snapshot, as SQLite's reads);
+//! reading objects by id, whose object comes whole in one statement, runs outside
+//! a transaction ([`PgStore::read_statements`]).
 //! Background work (janitor, webhook deliveries) claims its rows: see
 //! `purge.rs` and `webhooks.rs`.
 
@@ -33,7 +35,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use deadpool_postgres::{ManagerConfig, Pool, PoolConfig, RecyclingMethod, Runtime};
+use deadpool_postgres::{GenericClient, ManagerConfig, Pool, PoolConfig, RecyclingMethod, Runtime};
 use futures_util::future::BoxFuture;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
@@ -300,6 +302,33 @@ impl PgStore {
         Ok(value?)
     }
 
+    /// Runs `f` on a pooled connection outside any transaction: each statement sees
+    /// what was committed when it began. For reads whose statements need no common
+    /// snapshot (an object is one statement with its tags, recipients and ratings;
+    /// the friendships its check asks may be a moment newer), without the two
+    /// messages a transaction's start and end cost.
+    pub async fn read_statements<A, T>(
+        &self,
+        args: A,
+        f: impl for<'a> Fn(&'a deadpool_postgres::Client, &'a A) -> BoxFuture<'a, Result<T, PgError>>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Result<T, StoreError>
+    where
+        A: Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        let started = Instant::now();
+        let value = async {
+            let client = self.inner.pool.get().await?;
+            f(&client, &args).await
+        }
+        .await;
+        metrics::histogram!(telemetry::DB_DURATION, "mode" => "read").record(started.elapsed());
+        Ok(value?)
+    }
+
     /// Runs `f` in one `SERIALIZABLE` transaction and commits it; when PostgreSQL
     /// aborts it for a conflict with another writer, runs it again (nothing of an
     /// aborted run stays). An error of `f` rolls everything back.
@@ -485,25 +514,41 @@ async fn migrate(pool: &Pool) -> Result<(), OpenError> {
 }
 
 /// The rows of `sql` (a cached statement of this connection).
-pub async fn rows(tx: &Tx<'_>, sql: &str, params: &Params<'_>) -> Result<Vec<Row>, PgError> {
+pub async fn rows(
+    tx: &impl GenericClient,
+    sql: &str,
+    params: &Params<'_>,
+) -> Result<Vec<Row>, PgError> {
     let stmt = tx.prepare_cached(sql).await?;
     Ok(tx.query(&stmt, params).await?)
 }
 
 /// The one row of `sql`, if any.
-pub async fn opt_row(tx: &Tx<'_>, sql: &str, params: &Params<'_>) -> Result<Option<Row>, PgError> {
+pub async fn opt_row(
+    tx: &impl GenericClient,
+    sql: &str,
+    params: &Params<'_>,
+) -> Result<Option<Row>, PgError> {
     let stmt = tx.prepare_cached(sql).await?;
     Ok(tx.query_opt(&stmt, params).await?)
 }
 
 /// The one row `sql` must give.
-pub async fn one_row(tx: &Tx<'_>, sql: &str, params: &Params<'_>) -> Result<Row, PgError> {
+pub async fn one_row(
+    tx: &impl GenericClient,
+    sql: &str,
+    params: &Params<'_>,
+) -> Result<Row, PgError> {
     let stmt = tx.prepare_cached(sql).await?;
     Ok(tx.query_one(&stmt, params).await?)
 }
 
 /// Runs `sql`; returns how many rows it changed.
-pub async fn execute(tx: &Tx<'_>, sql: &str, params: &Params<'_>) -> Result<u64, PgError> {
+pub async fn execute(
+    tx: &impl GenericClient,
+    sql: &str,
+    params: &Params<'_>,
+) -> Result<u64, PgError> {
     let stmt = tx.prepare_cached(sql).await?;
     Ok(tx.execute(&stmt, params).await?)
 }

@@ -4,6 +4,7 @@
 //! in between (a conflict runs it again, see `PgStore::write`).
 
 use async_trait::async_trait;
+use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
 use crate::blob;
@@ -35,7 +36,7 @@ impl Objects for PgStore {
         ids: Vec<u64>,
         now: i64,
     ) -> Result<Vec<Object>, StoreError> {
-        self.read((caller, ids, now), |tx, (caller, ids, now)| {
+        self.read_statements((caller, ids, now), |tx, (caller, ids, now)| {
             Box::pin(async move {
                 let objects: Vec<Object> =
                     load_many(tx, ids).await?.into_iter().flatten().collect();
@@ -55,7 +56,7 @@ impl Objects for PgStore {
         id: u64,
         now: i64,
     ) -> Result<Object, StoreError> {
-        self.read((caller, id, now), |tx, (caller, id, now)| {
+        self.read_statements((caller, id, now), |tx, (caller, id, now)| {
             Box::pin(async move {
                 let object = load(tx, *id)
                     .await?
@@ -447,7 +448,7 @@ fn object_from_row(r: &Row) -> Object {
 }
 
 /// Loads an object with its tags, recipients and ratings, whatever its state.
-pub(crate) async fn load(tx: &Tx<'_>, id: u64) -> Result<Option<Object>, PgError> {
+pub(crate) async fn load(tx: &impl GenericClient, id: u64) -> Result<Option<Object>, PgError> {
     let sql = format!("SELECT {OBJECT_COLUMNS} FROM objects o WHERE data_id = $1");
     let row = opt_row(tx, &sql, &[&sql_id(id)]).await?;
     Ok(row.as_ref().map(object_from_row))
@@ -455,7 +456,10 @@ pub(crate) async fn load(tx: &Tx<'_>, id: u64) -> Result<Option<Object>, PgError
 
 /// [`load`] of each of `ids` in one statement: the objects in the order of
 /// `ids` (`None` where there is none; a repeated id is repeated).
-pub(crate) async fn load_many(tx: &Tx<'_>, ids: &[u64]) -> Result<Vec<Option<Object>>, PgError> {
+pub(crate) async fn load_many(
+    tx: &impl GenericClient,
+    ids: &[u64],
+) -> Result<Vec<Option<Object>>, PgError> {
     match ids {
         [] => return Ok(Vec::new()),
         [id] => return Ok(vec![load(tx, *id).await?]),
