@@ -22,7 +22,12 @@ pids=()
 pgpid=
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  [ -n "$pgpid" ] && kill -INT "$pgpid" 2>/dev/null && sleep 1
+  # The postmaster itself ($pgpid is the shell that started it), then its files.
+  if [ -f "$work/pg/data/postmaster.pid" ]; then
+    pm=$(head -1 "$work/pg/data/postmaster.pid")
+    kill -INT "$pm" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pm" 2>/dev/null || break; sleep 0.1; done
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
