@@ -3,6 +3,8 @@
 //! work is one `SERIALIZABLE` transaction, so no other node changes what it read
 //! in between (a conflict runs it again, see `PgStore::write`).
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
@@ -449,8 +451,9 @@ fn object_from_row(r: &Row) -> Object {
 
 /// Loads an object with its tags, recipients and ratings, whatever its state.
 pub(crate) async fn load(tx: &impl GenericClient, id: u64) -> Result<Option<Object>, PgError> {
-    let sql = format!("SELECT {OBJECT_COLUMNS} FROM objects o WHERE data_id = $1");
-    let row = opt_row(tx, &sql, &[&sql_id(id)]).await?;
+    static SQL: LazyLock<String> =
+        LazyLock::new(|| format!("SELECT {OBJECT_COLUMNS} FROM objects o WHERE data_id = $1"));
+    let row = opt_row(tx, &SQL, &[&sql_id(id)]).await?;
     Ok(row.as_ref().map(object_from_row))
 }
 
@@ -466,8 +469,10 @@ pub(crate) async fn load_many(
         _ => {}
     }
     let keys: Vec<i64> = ids.iter().map(|&id| sql_id(id)).collect();
-    let sql = format!("SELECT {OBJECT_COLUMNS} FROM objects o WHERE data_id = ANY($1)");
-    let mut found: std::collections::HashMap<u64, Object> = rows(tx, &sql, &[&keys])
+    static SQL: LazyLock<String> =
+        LazyLock::new(|| format!("SELECT {OBJECT_COLUMNS} FROM objects o WHERE data_id = ANY($1)"));
+    let sql: &str = &SQL;
+    let mut found: std::collections::HashMap<u64, Object> = rows(tx, sql, &[&keys])
         .await?
         .iter()
         .map(|r| {

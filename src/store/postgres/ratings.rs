@@ -223,8 +223,17 @@ async fn rate_unit(
                 p.slot, p.data_id
             ))
         })?;
-        rating.check_rater(rater, &object, lock(tx, p, rater).await?, now)?;
-        let previous = previous_value(tx, p, rater).await?;
+        // A slot without a lock type never has a lock, and only a modifiable one
+        // keeps the value each rater gave: no statement for what cannot be there.
+        let locked_until = match rating.settings.lock {
+            LockType::None => None,
+            _ => lock(tx, p, rater).await?,
+        };
+        rating.check_rater(rater, &object, locked_until, now)?;
+        let previous = match rating.settings.flags & flags::MODIFIABLE {
+            0 => None,
+            _ => previous_value(tx, p, rater).await?,
+        };
         rating.rate(p.value, previous)?;
         save(tx, p, rater, &rating, now).await?;
         out.push(rating.view());
