@@ -217,9 +217,10 @@ fn metrics_count_requests_by_route_pattern_and_status() {
             &[("mode", "read")],
         )
     };
-    // At least the token look-up and the metainfo read of our GET.
+    // At least the metainfo read of our GET (its token may come from the token
+    // cache, which reads nothing).
     assert!(
-        reads(&after) - reads(&before) >= 2.0,
+        reads(&after) - reads(&before) >= 1.0,
         "no store reads timed"
     );
     for kind in [
