@@ -5,6 +5,9 @@
 //! once: a hot slot's row lock is held once per batch, not once per rating, so a
 //! popular object rated by thousands at once costs one commit per batch.
 //!
+//! Within a batch each object is read once and each slot's totals are kept in
+//! memory from rating to rating, then written once.
+//!
 //! The transaction locks every slot of the batch first (`SELECT … FOR UPDATE`,
 //! in key order, so batches of two nodes never wait for each other crosswise)
 //! and then reads and writes in `READ COMMITTED`: concurrent ratings of one slot,
@@ -18,13 +21,15 @@
 
 use std::time::Instant;
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use deadpool_postgres::Pool;
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::IsolationLevel;
 
-use crate::domain::Caller;
+use crate::domain::{Caller, Object};
 use crate::domain::rating::{
     self, LockType, RateParam, RatingInit, RatingTotals, StoredRating, flags,
 };
@@ -171,12 +176,14 @@ async fn try_rate_batch(
         .flat_map(|j| j.params.iter().copied())
         .collect();
     lock_slots(&tx, &all).await?;
+    let mut seen = Seen::default();
     let mut results = Vec::with_capacity(batch.len());
     for job in batch {
         // One rating is checked whole before it writes: refused, it wrote nothing.
-        // Several may be refused after the first is written: a savepoint of their own.
+        // Several may be refused after the first is written: a savepoint of their
+        // own, and the totals as they were before them.
         if let [_] = job.params[..] {
-            match rate_unit(&tx, &job.caller, &job.params, job.now).await {
+            match rate_unit(&tx, &job.caller, &job.params, job.now, &mut seen).await {
                 Ok(totals) => results.push(Ok(totals)),
                 Err(PgError::Api(refused)) => results.push(Err(StoreError::from(refused))),
                 Err(failed) => return Err(failed),
@@ -184,45 +191,85 @@ async fn try_rate_batch(
             continue;
         }
         let unit = tx.savepoint("rate").await?;
-        match rate_unit(&unit, &job.caller, &job.params, job.now).await {
+        let before = seen.slots.clone();
+        match rate_unit(&unit, &job.caller, &job.params, job.now, &mut seen).await {
             Ok(totals) => {
                 unit.commit().await?;
                 results.push(Ok(totals));
             }
             Err(PgError::Api(refused)) => {
                 unit.rollback().await?;
+                seen.slots = before;
                 results.push(Err(StoreError::from(refused)));
             }
             Err(failed) => return Err(failed),
+        }
+    }
+    // Each slot's totals once, as the batch left them.
+    for ((id, slot), (rating, changed)) in &seen.slots {
+        if *changed {
+            execute(
+                &tx,
+                "UPDATE rating_slots SET total_value = $3, count = $4
+                 WHERE data_id = $1 AND slot = $2",
+                &[
+                    &sql_id(*id),
+                    &i64::from(*slot),
+                    &rating.total_value,
+                    &(rating.count as i64),
+                ],
+            )
+            .await?;
         }
     }
     tx.commit().await?;
     Ok(results)
 }
 
+/// What a batch has read: each object once, and each slot's totals as the
+/// batch's ratings so far left them (the batch holds the slots' row locks, so
+/// nobody else changes them meanwhile), with whether they changed.
+#[derive(Default)]
+struct Seen {
+    objects: HashMap<u64, Option<Object>>,
+    slots: HashMap<(u64, u8), (StoredRating, bool)>,
+}
+
 /// Each rating of `params` in order: the object readable, the slot initialised,
-/// the rater not locked out, then the new totals saved. The slots are locked
+/// the rater not locked out, then the new totals kept in `seen` (written once
+/// per batch) and the rater's value and lock saved. The slots are locked
 /// already (by the batch).
 async fn rate_unit(
     tx: &Tx<'_>,
     caller: &Caller,
     params: &[RateParam],
     now: i64,
+    seen: &mut Seen,
 ) -> Result<Vec<RatingTotals>, PgError> {
     let rater = rating::rater(caller);
     let mut out = Vec::with_capacity(params.len());
     for p in params {
-        let object = load(tx, p.data_id)
-            .await?
-            .ok_or_else(|| ApiError::not_found(p.data_id))?;
+        let object = match seen.objects.get(&p.data_id) {
+            Some(object) => object.clone(),
+            None => {
+                let object = load(tx, p.data_id).await?;
+                seen.objects.insert(p.data_id, object.clone());
+                object
+            }
+        }
+        .ok_or_else(|| ApiError::not_found(p.data_id))?;
         let known = known_friends(tx, caller, [object.owner_id]).await?;
         object.check_read(caller, &known, now)?;
-        let mut rating = load_rating(tx, p.data_id, p.slot).await?.ok_or_else(|| {
-            ApiError::invalid(format!(
-                "rating slot {} of data_id {} is not initialised",
-                p.slot, p.data_id
-            ))
-        })?;
+        let key = (p.data_id, p.slot);
+        let mut rating = match seen.slots.get(&key) {
+            Some((rating, _)) => rating.clone(),
+            None => load_rating(tx, p.data_id, p.slot).await?.ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "rating slot {} of data_id {} is not initialised",
+                    p.slot, p.data_id
+                ))
+            })?,
+        };
         // A slot without a lock type never has a lock, and only a modifiable one
         // keeps the value each rater gave: no statement for what cannot be there.
         let locked_until = match rating.settings.lock {
@@ -237,6 +284,7 @@ async fn rate_unit(
         rating.rate(p.value, previous)?;
         save(tx, p, rater, &rating, now).await?;
         out.push(rating.view());
+        seen.slots.insert(key, (rating, true));
     }
     Ok(out)
 }
@@ -302,6 +350,8 @@ async fn previous_value(tx: &Tx<'_>, p: &RateParam, rater: u32) -> Result<Option
     Ok(row.map(|r| r.get(0)))
 }
 
+/// The rater's value (modifiable slots) and lock (slots with a lock type); the
+/// slot's totals are written once per batch.
 async fn save(
     tx: &Tx<'_>,
     p: &RateParam,
@@ -310,12 +360,6 @@ async fn save(
     now: i64,
 ) -> Result<(), PgError> {
     let (id, slot, rater) = (sql_id(p.data_id), i64::from(p.slot), i64::from(rater));
-    execute(
-        tx,
-        "UPDATE rating_slots SET total_value = $3, count = $4 WHERE data_id = $1 AND slot = $2",
-        &[&id, &slot, &rating.total_value, &(rating.count as i64)],
-    )
-    .await?;
     if rating.settings.flags & flags::MODIFIABLE != 0 {
         execute(
             tx,
