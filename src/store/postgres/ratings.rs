@@ -29,10 +29,10 @@ use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::IsolationLevel;
 
-use crate::domain::{Caller, Object};
 use crate::domain::rating::{
     self, LockType, RateParam, RatingInit, RatingTotals, StoredRating, flags,
 };
+use crate::domain::{Caller, Object};
 use crate::error::ApiError;
 use crate::store::postgres::friends::known_friends;
 use crate::store::postgres::objects::{load, update_each};
