@@ -11,7 +11,7 @@ use crate::domain::search::{Offset, Owners, SearchPage, SearchRequest, SortColum
 use crate::domain::{Caller, PermissionType};
 use crate::error::ApiError;
 use crate::store::sqlite::SqliteStore;
-use crate::store::sqlite::objects::{ACCESS, load};
+use crate::store::sqlite::objects::{ACCESS, load_many};
 use crate::store::{Search, StoreError};
 use async_trait::async_trait;
 
@@ -80,12 +80,8 @@ pub fn search(
         if reversed {
             ids.reverse();
         }
-        objects.reserve(ids.len());
-        for id in ids {
-            if let Some(object) = load(conn, id as u64)? {
-                objects.push(object);
-            }
-        }
+        let ids: Vec<u64> = ids.into_iter().map(|id| id as u64).collect();
+        objects = load_many(conn, &ids)?;
     }
     Ok(SearchPage {
         objects,
@@ -522,6 +518,7 @@ mod tests {
     use crate::domain::Status;
     use crate::domain::search::Sort;
     use crate::store::Durability;
+    use crate::store::sqlite::objects::load;
 
     const NOW: i64 = 1_000_000;
 
@@ -864,6 +861,45 @@ mod tests {
             }
         });
         objects.iter().map(|o| o.data_id).collect()
+    }
+
+    #[test]
+    fn a_page_loads_the_same_objects_as_one_by_one() {
+        let (_dir, store) = store();
+        let mut ids = seed(&store);
+        store
+            .write_blocking(|tx| {
+                tx.execute_batch(
+                    "INSERT INTO rating_slots (data_id, slot, flags, initial_value, lock_type,
+                        total_value, count)
+                     SELECT data_id, 1, 0, 5, 0, data_id % 7, 3 FROM objects WHERE data_id % 3 = 0;
+                     INSERT INTO rating_slots (data_id, slot, flags, initial_value, lock_type,
+                        total_value, count)
+                     SELECT data_id, 0, 0, 0, 0, 1, 1 FROM objects WHERE data_id % 3 = 0;",
+                )?;
+                Ok(())
+            })
+            .unwrap();
+        ids.reverse();
+        ids.insert(7, 424_242);
+        let (many, one_by_one) = store
+            .read_blocking(|c| {
+                let one: Vec<_> = ids
+                    .iter()
+                    .filter_map(|&id| load(c, id).transpose())
+                    .collect();
+                Ok((
+                    load_many(c, &ids)?,
+                    one.into_iter().collect::<Result<Vec<_>, _>>()?,
+                ))
+            })
+            .unwrap();
+        assert_eq!(many.len(), ids.len() - 1);
+        assert_eq!(format!("{many:?}"), format!("{one_by_one:?}"));
+        assert!(
+            many.iter()
+                .any(|o| o.ratings.len() == 2 && !o.tags.is_empty())
+        );
     }
 
     #[test]
