@@ -347,17 +347,17 @@ impl SearchSql {
             ":namespace",
             caller.namespace.clone(),
         );
-        sql.and("o.state = :ready", ":ready", State::Ready as i64);
+        // A literal: compared with a bound value, the partial indexes on state
+        // would make SQLite prepare the statement again on every bind.
+        sql.conditions
+            .push(format!("o.state = {}", State::Ready as i64));
         sql.and("o.status = :status", ":status", request.status as i64);
         sql.and("o.expire_time > :now", ":now", now);
         let (public, friend_type) = (PermissionType::Public as i64, PermissionType::Friend as i64);
         let befriends = "EXISTS (SELECT 1 FROM friends f WHERE f.namespace = :namespace \
              AND f.owner_id = o.owner_id AND f.friend_id = :me)";
         match driver {
-            // Literally, so that the partial index applies.
-            Driver::Expiring => sql
-                .conditions
-                .push("o.state = 1 AND o.expire_time < :hour_end".into()),
+            Driver::Expiring => sql.conditions.push("o.expire_time < :hour_end".into()),
             Driver::Mine => sql
                 .conditions
                 .push(format!("o.owner_id = :me AND o.access_type <> {public}")),
