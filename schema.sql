@@ -228,39 +228,50 @@ PRAGMA user_version = 4;
 
 -- Search counts (version 5)
 -- The number of finished objects per namespace, status, visibility class (public or
--- not) and hour of expiry, for every object (kind 0), per data_type (kind 1) and per
--- tag (kind 2), kept by the triggers below in the transaction of every write. A search
--- total is the sum over the hours after the current one plus an exact count of the
--- objects expiring later in the current hour, and for a principal the non-public
--- objects it may see, counted from its own, its recipients' and its friends' rows
--- (src/store/sqlite/search.rs). Rows that drop to 0 stay (one per key and hour).
+-- not) and bucket of expiry time, for every object (kind 0), per data_type (kind 1) and
+-- per tag (kind 2), kept by the triggers below in the transaction of every write. Each
+-- object is counted twice: in its hour (span 1) and in its day (span 24). A search total
+-- is the sum over the days after today, the hours left today after the current one, and
+-- an exact count of the objects expiring later in the current hour; for a principal, the
+-- public part of that plus the non-public objects it may see, counted from its own, its
+-- recipients' and its friends' rows (src/store/sqlite/search.rs). Rows that drop to 0 stay.
 CREATE TABLE search_counts (
-    namespace    TEXT    NOT NULL,
-    status       INTEGER NOT NULL,
-    kind         INTEGER NOT NULL,   -- 0 every object, 1 per data_type, 2 per tag
-    key                  NOT NULL,   -- 0, the data_type, or the tag
-    public       INTEGER NOT NULL,   -- access_type = 0 (public)
-    expire_hour  INTEGER NOT NULL,   -- expire_time / 3600
-    n            INTEGER NOT NULL,
-    PRIMARY KEY (namespace, status, kind, key, public, expire_hour)
+    namespace  TEXT    NOT NULL,
+    status     INTEGER NOT NULL,
+    kind       INTEGER NOT NULL,   -- 0 every object, 1 per data_type, 2 per tag
+    key                NOT NULL,   -- 0, the data_type, or the tag
+    public     INTEGER NOT NULL,   -- access_type = 0 (public)
+    span       INTEGER NOT NULL,   -- hours per bucket: 1 or 24
+    bucket     INTEGER NOT NULL,   -- expire_time / (span * 3600)
+    n          INTEGER NOT NULL,
+    PRIMARY KEY (namespace, status, kind, key, public, span, bucket)
 ) WITHOUT ROWID;
-INSERT INTO search_counts (namespace, status, kind, key, public, expire_hour, n)
-    SELECT namespace, status, 0, 0, access_type = 0, expire_time / 3600, count(*)
-    FROM objects WHERE state = 1 GROUP BY 1, 2, 5, 6;
-INSERT INTO search_counts (namespace, status, kind, key, public, expire_hour, n)
-    SELECT namespace, status, 1, data_type, access_type = 0, expire_time / 3600, count(*)
-    FROM objects WHERE state = 1 GROUP BY 1, 2, 4, 5, 6;
-INSERT INTO search_counts (namespace, status, kind, key, public, expire_hour, n)
-    SELECT o.namespace, o.status, 2, t.tag, o.access_type = 0, o.expire_time / 3600, count(*)
-    FROM object_tags t JOIN objects o ON o.data_id = t.data_id WHERE o.state = 1
-    GROUP BY 1, 2, 4, 5, 6;
+INSERT INTO search_counts (namespace, status, kind, key, public, span, bucket, n)
+    SELECT namespace, status, 0, 0, access_type = 0, s.span, expire_time / (s.span * 3600),
+        count(*)
+    FROM objects, (SELECT 1 AS span UNION ALL SELECT 24) s WHERE state = 1
+    GROUP BY 1, 2, 5, 6, 7;
+INSERT INTO search_counts (namespace, status, kind, key, public, span, bucket, n)
+    SELECT namespace, status, 1, data_type, access_type = 0, s.span,
+        expire_time / (s.span * 3600), count(*)
+    FROM objects, (SELECT 1 AS span UNION ALL SELECT 24) s WHERE state = 1
+    GROUP BY 1, 2, 4, 5, 6, 7;
+INSERT INTO search_counts (namespace, status, kind, key, public, span, bucket, n)
+    SELECT o.namespace, o.status, 2, t.tag, o.access_type = 0, s.span,
+        o.expire_time / (s.span * 3600), count(*)
+    FROM object_tags t JOIN objects o ON o.data_id = t.data_id,
+        (SELECT 1 AS span UNION ALL SELECT 24) s
+    WHERE o.state = 1
+    GROUP BY 1, 2, 4, 5, 6, 7;
 
 CREATE TRIGGER objects_count_insert AFTER INSERT ON objects WHEN NEW.state = 1
 BEGIN
-    INSERT INTO search_counts (namespace, status, kind, key, public, expire_hour, n)
-        VALUES (NEW.namespace, NEW.status, 0, 0, NEW.access_type = 0, NEW.expire_time / 3600, 1),
-               (NEW.namespace, NEW.status, 1, NEW.data_type, NEW.access_type = 0,
-                NEW.expire_time / 3600, 1)
+    INSERT INTO search_counts (namespace, status, kind, key, public, span, bucket, n)
+        SELECT NEW.namespace, NEW.status, k.kind, k.key, NEW.access_type = 0, s.span,
+            NEW.expire_time / (s.span * 3600), 1
+        FROM (SELECT 0 AS kind, 0 AS key UNION ALL SELECT 1, NEW.data_type) k,
+            (SELECT 1 AS span UNION ALL SELECT 24) s
+        WHERE true
         ON CONFLICT DO UPDATE SET n = n + 1;
 END;
 -- Its tags go first, each through object_tags_count_delete, while the object is there.
@@ -268,12 +279,12 @@ CREATE TRIGGER objects_count_delete BEFORE DELETE ON objects WHEN OLD.state = 1
 BEGIN
     DELETE FROM object_tags WHERE data_id = OLD.data_id;
     UPDATE search_counts SET n = n - 1
-        WHERE namespace = OLD.namespace AND status = OLD.status AND kind = 0 AND key = 0
-        AND public = (OLD.access_type = 0) AND expire_hour = OLD.expire_time / 3600;
-    UPDATE search_counts SET n = n - 1
-        WHERE namespace = OLD.namespace AND status = OLD.status AND kind = 1
-        AND key = OLD.data_type AND public = (OLD.access_type = 0)
-        AND expire_hour = OLD.expire_time / 3600;
+        FROM (SELECT 0 AS kind, 0 AS key UNION ALL SELECT 1, OLD.data_type) k,
+            (SELECT 1 AS span UNION ALL SELECT 24) s
+        WHERE namespace = OLD.namespace AND status = OLD.status
+        AND search_counts.kind = k.kind AND search_counts.key = k.key
+        AND public = (OLD.access_type = 0) AND search_counts.span = s.span
+        AND bucket = OLD.expire_time / (s.span * 3600);
 END;
 CREATE TRIGGER objects_count_update
     AFTER UPDATE OF namespace, state, status, data_type, access_type, expire_time ON objects
@@ -283,52 +294,53 @@ CREATE TRIGGER objects_count_update
         OR OLD.expire_time / 3600 IS NOT NEW.expire_time / 3600)
 BEGIN
     UPDATE search_counts SET n = n - 1
+        FROM (SELECT 0 AS kind, 0 AS key UNION ALL SELECT 1, OLD.data_type
+              UNION ALL SELECT 2, tag FROM object_tags WHERE data_id = OLD.data_id) k,
+            (SELECT 1 AS span UNION ALL SELECT 24) s
         WHERE OLD.state = 1 AND namespace = OLD.namespace AND status = OLD.status
-        AND kind = 0 AND key = 0 AND public = (OLD.access_type = 0)
-        AND expire_hour = OLD.expire_time / 3600;
-    UPDATE search_counts SET n = n - 1
-        WHERE OLD.state = 1 AND namespace = OLD.namespace AND status = OLD.status
-        AND kind = 1 AND key = OLD.data_type AND public = (OLD.access_type = 0)
-        AND expire_hour = OLD.expire_time / 3600;
-    UPDATE search_counts SET n = n - 1
-        WHERE OLD.state = 1 AND namespace = OLD.namespace AND status = OLD.status
-        AND kind = 2 AND key IN (SELECT tag FROM object_tags WHERE data_id = OLD.data_id)
-        AND public = (OLD.access_type = 0) AND expire_hour = OLD.expire_time / 3600;
-    INSERT INTO search_counts (namespace, status, kind, key, public, expire_hour, n)
-        SELECT NEW.namespace, NEW.status, 0, 0, NEW.access_type = 0, NEW.expire_time / 3600, 1
+        AND search_counts.kind = k.kind AND search_counts.key = k.key
+        AND public = (OLD.access_type = 0) AND search_counts.span = s.span
+        AND bucket = OLD.expire_time / (s.span * 3600);
+    INSERT INTO search_counts (namespace, status, kind, key, public, span, bucket, n)
+        SELECT NEW.namespace, NEW.status, k.kind, k.key, NEW.access_type = 0, s.span,
+            NEW.expire_time / (s.span * 3600), 1
+        FROM (SELECT 0 AS kind, 0 AS key UNION ALL SELECT 1, NEW.data_type
+              UNION ALL SELECT 2, tag FROM object_tags WHERE data_id = NEW.data_id) k,
+            (SELECT 1 AS span UNION ALL SELECT 24) s
         WHERE NEW.state = 1
-        UNION ALL
-        SELECT NEW.namespace, NEW.status, 1, NEW.data_type, NEW.access_type = 0,
-            NEW.expire_time / 3600, 1
-        WHERE NEW.state = 1
-        UNION ALL
-        SELECT NEW.namespace, NEW.status, 2, tag, NEW.access_type = 0, NEW.expire_time / 3600, 1
-        FROM object_tags WHERE data_id = NEW.data_id AND NEW.state = 1
         ON CONFLICT DO UPDATE SET n = n + 1;
 END;
 CREATE TRIGGER object_tags_count_insert AFTER INSERT ON object_tags
 BEGIN
-    INSERT INTO search_counts (namespace, status, kind, key, public, expire_hour, n)
-        SELECT namespace, status, 2, NEW.tag, access_type = 0, expire_time / 3600, 1
-        FROM objects WHERE data_id = NEW.data_id AND state = 1
+    INSERT INTO search_counts (namespace, status, kind, key, public, span, bucket, n)
+        SELECT o.namespace, o.status, 2, NEW.tag, o.access_type = 0, s.span,
+            o.expire_time / (s.span * 3600), 1
+        FROM objects o, (SELECT 1 AS span UNION ALL SELECT 24) s
+        WHERE o.data_id = NEW.data_id AND o.state = 1
         ON CONFLICT DO UPDATE SET n = n + 1;
 END;
 CREATE TRIGGER object_tags_count_delete AFTER DELETE ON object_tags
 BEGIN
     UPDATE search_counts SET n = n - 1
-        WHERE (namespace, status, kind, key, public, expire_hour) = (
-            SELECT namespace, status, 2, OLD.tag, access_type = 0, expire_time / 3600
-            FROM objects WHERE data_id = OLD.data_id AND state = 1);
+        FROM (SELECT namespace AS ns, status AS st, access_type = 0 AS pub, expire_time AS e
+              FROM objects WHERE data_id = OLD.data_id AND state = 1) o,
+            (SELECT 1 AS sp UNION ALL SELECT 24) s
+        WHERE namespace = o.ns AND status = o.st AND kind = 2 AND key = OLD.tag
+        AND public = o.pub AND span = s.sp AND bucket = o.e / (s.sp * 3600);
 END;
 
 -- A principal's view: the objects naming it as a recipient, the owners listing it
 -- as a friend.
 CREATE INDEX object_recipients_by_principal ON object_recipients (principal_id, kind, data_id);
 CREATE INDEX friends_by_friend ON friends (namespace, friend_id, owner_id);
--- Within a type in data_id order, so that a page of a type search (offset=any too)
--- is a walk of the index rather than a sort of every match.
+-- Within a type in data_id order, and by time with data_id breaking ties, so that a
+-- page of a type search (offset=any too) or of a search sorted by updated_time is a
+-- walk of an index rather than a sort of every match.
 DROP INDEX objects_search_by_type;
 CREATE INDEX objects_search_by_type ON objects (namespace, state, status, data_type, data_id,
     expire_time, owner_id, access_type, updated_time, created_time, size, name);
+DROP INDEX objects_search_by_updated_time;
+CREATE INDEX objects_search_by_updated_time ON objects (namespace, state, status, updated_time,
+    data_id, expire_time, data_type, owner_id, access_type, created_time, size, name);
 
 PRAGMA user_version = 5;

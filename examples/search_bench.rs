@@ -259,7 +259,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             std::fs::metadata(&db)?.len() >> 20
         );
     }
+    let started = Instant::now();
     let store = store::open(&dir, Durability::Normal)?;
+    println!(
+        "opened in {:.1} s (schema upgrades included); database {} MiB",
+        started.elapsed().as_secs_f64(),
+        std::fs::metadata(&db)?.len() >> 20
+    );
     let runtime = actix_web::rt::System::new();
     let principal_token = nexds::auth::new_token()?;
     store.create_token(

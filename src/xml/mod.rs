@@ -11,8 +11,6 @@ pub mod requests;
 use base64::Engine;
 use base64::alphabet::URL_SAFE;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-use quick_xml::Writer;
-use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 
 use crate::error::ApiError;
 
@@ -39,75 +37,103 @@ pub fn b64_decode(what: &str, text: &str) -> Result<Vec<u8>, ApiError> {
 }
 
 /// An XML response document being written: `<?xml?><nex><datastore>…`.
+/// A `<nex><datastore>` document written straight into its buffer, indented by two
+/// spaces, as quick-xml's indenting writer would (a test holds them together).
 pub struct Doc {
-    w: Writer<Vec<u8>>,
+    out: Vec<u8>,
+    depth: usize,
+    /// Whether the next tag starts a new line (not the end tag after a text).
+    line_break: bool,
 }
 
 impl Doc {
-    /// Starts `<nex><datastore>`.
     pub fn new() -> Self {
+        let mut out = Vec::with_capacity(1024);
+        out.extend_from_slice(b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
         let mut doc = Doc {
-            w: Writer::new_with_indent(Vec::with_capacity(1024), b' ', 2),
+            out,
+            depth: 0,
+            line_break: true,
         };
-        doc.event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)));
         doc.open("nex", &[]);
         doc.open("datastore", &[]);
         doc
     }
 
-    fn event(&mut self, event: Event<'_>) {
-        // Writing into a Vec cannot fail.
-        let _ = self.w.write_event(event);
+    fn tag(&mut self, before: &[u8], name: &str, attrs: &[(&str, &str)], after: &[u8]) {
+        if self.line_break {
+            self.out.push(b'\n');
+            self.out.resize(self.out.len() + 2 * self.depth, b' ');
+        }
+        self.out.extend_from_slice(before);
+        self.out.extend_from_slice(name.as_bytes());
+        for (key, value) in attrs {
+            self.out.push(b' ');
+            self.out.extend_from_slice(key.as_bytes());
+            self.out.extend_from_slice(b"=\"");
+            escape_into(&mut self.out, value);
+            self.out.push(b'"');
+        }
+        self.out.extend_from_slice(after);
+        self.line_break = true;
     }
 
     pub fn open(&mut self, name: &str, attrs: &[(&str, &str)]) {
-        let mut start = BytesStart::new(name);
-        start.extend_attributes(attrs.iter().copied());
-        self.event(Event::Start(start));
+        self.tag(b"<", name, attrs, b">");
+        self.depth += 1;
     }
 
     pub fn close(&mut self, name: &str) {
-        self.event(Event::End(BytesEnd::new(name)));
+        self.depth = self.depth.saturating_sub(1);
+        self.tag(b"</", name, &[], b">");
     }
 
-    /// `<name attr="…"/>`
     pub fn empty(&mut self, name: &str, attrs: &[(&str, &str)]) {
-        let mut start = BytesStart::new(name);
-        start.extend_attributes(attrs.iter().copied());
-        self.event(Event::Empty(start));
+        self.tag(b"<", name, attrs, b"/>");
     }
 
-    /// `<name>text</name>`; an empty text still writes both tags, as the spec does.
     pub fn text(&mut self, name: &str, text: &str) {
-        self.event(Event::Start(BytesStart::new(name)));
-        // Even an empty text event keeps the end tag on the same line.
-        self.event(Event::Text(BytesText::new(text)));
-        self.event(Event::End(BytesEnd::new(name)));
+        self.open(name, &[]);
+        escape_into(&mut self.out, text);
+        self.line_break = false;
+        self.close(name);
     }
 
     pub fn num(&mut self, name: &str, value: impl std::fmt::Display) {
         use std::io::Write;
-        // Numbers are written on the stack: no allocation per element.
-        let mut buf = [0u8; 40];
-        let mut cursor = std::io::Cursor::new(&mut buf[..]);
-        if write!(cursor, "{value}").is_ok() {
-            let len = cursor.position() as usize;
-            if let Ok(text) = std::str::from_utf8(&buf[..len]) {
-                self.text(name, text);
-                return;
-            }
-        }
-        self.text(name, &value.to_string());
+        self.open(name, &[]);
+        // Digits need no escaping: written in place, no allocation per element.
+        let _ = write!(self.out, "{value}");
+        self.line_break = false;
+        self.close(name);
     }
 
-    /// Closes the envelope and returns the bytes.
     pub fn finish(mut self) -> Vec<u8> {
         self.close("datastore");
         self.close("nex");
-        let mut bytes = self.w.into_inner();
-        bytes.push(b'\n');
-        bytes
+        self.out.push(b'\n');
+        self.out
     }
+}
+
+/// Appends `text` with `<`, `>`, `&`, `'` and `"` escaped (quick-xml's `escape`).
+fn escape_into(out: &mut Vec<u8>, text: &str) {
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let entity: &[u8] = match b {
+            b'<' => b"&lt;",
+            b'>' => b"&gt;",
+            b'&' => b"&amp;",
+            b'\'' => b"&apos;",
+            b'"' => b"&quot;",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[from..i]);
+        out.extend_from_slice(entity);
+        from = i + 1;
+    }
+    out.extend_from_slice(&bytes[from..]);
 }
 
 impl Default for Doc {
@@ -129,6 +155,74 @@ mod tests {
         assert_eq!(b64_decode("tag", "-_8").unwrap(), vec![0xfb, 0xff]);
         assert!(b64_decode("tag", "+/8=").is_err());
         assert!(b64_decode("tag", "a").is_err());
+    }
+
+    /// The same document through quick-xml's indenting writer, the format's reference.
+    fn reference(steps: &[(u8, &str, &str)]) -> Vec<u8> {
+        use quick_xml::Writer;
+        use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+        let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
+        let mut ev = |e: Event<'_>| w.write_event(e).unwrap();
+        ev(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)));
+        ev(Event::Start(BytesStart::new("nex")));
+        ev(Event::Start(BytesStart::new("datastore")));
+        for &(op, name, value) in steps {
+            match op {
+                0 => ev(Event::Start(
+                    BytesStart::new(name).with_attributes([("length", value)]),
+                )),
+                1 => ev(Event::End(BytesEnd::new(name))),
+                2 => ev(Event::Empty(
+                    BytesStart::new(name).with_attributes([("length", value)]),
+                )),
+                _ => {
+                    ev(Event::Start(BytesStart::new(name)));
+                    ev(Event::Text(BytesText::new(value)));
+                    ev(Event::End(BytesEnd::new(name)));
+                }
+            }
+        }
+        ev(Event::End(BytesEnd::new("datastore")));
+        ev(Event::End(BytesEnd::new("nex")));
+        let mut bytes = w.into_inner();
+        bytes.push(b'\n');
+        bytes
+    }
+
+    #[test]
+    fn doc_writes_what_quick_xml_writes() {
+        let steps: &[(u8, &str, &str)] = &[
+            (0, "metainfo", "1"),
+            (3, "name", "a <b> & 'c' \"d\" é"),
+            (3, "empty", ""),
+            (2, "tags", "0"),
+            (0, "flags", "2<"),
+            (3, "flag", "x"),
+            (1, "flags", ""),
+            (3, "n", "7"),
+            (1, "metainfo", ""),
+            (2, "end", "&"),
+        ];
+        let mut doc = Doc::new();
+        for &(op, name, value) in steps {
+            match op {
+                0 => doc.open(name, &[("length", value)]),
+                1 => doc.close(name),
+                2 => doc.empty(name, &[("length", value)]),
+                _ => doc.text(name, value),
+            }
+        }
+        assert_eq!(
+            String::from_utf8(doc.finish()).unwrap(),
+            String::from_utf8(reference(steps)).unwrap()
+        );
+        let mut doc = Doc::new();
+        doc.num("data_id", 1_000_001u64);
+        assert!(
+            String::from_utf8(doc.finish())
+                .unwrap()
+                .contains("<data_id>1000001</data_id>\n")
+        );
     }
 
     #[test]

@@ -395,6 +395,89 @@ pub fn load(conn: &Connection, id: u64) -> Result<Option<Object>, ApiError> {
     Ok(Some(object))
 }
 
+/// Loads the objects of `ids` in that order (missing ones skipped) with four
+/// statements per [`CHUNK`] ids rather than four per object: a page of search results.
+pub fn load_many(conn: &Connection, ids: &[u64]) -> Result<Vec<Object>, ApiError> {
+    use std::collections::HashMap;
+    if ids.len() < 2 {
+        return ids
+            .iter()
+            .filter_map(|&id| load(conn, id).transpose())
+            .collect();
+    }
+    let mut found: Vec<Option<Object>> = Vec::with_capacity(ids.len());
+    let mut at: HashMap<u64, usize> = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(CHUNK) {
+        // Always CHUNK parameters (the last id repeated), so one cached statement
+        // serves every page; an id list as one parameter (json_each) made SQLite
+        // prepare the statement again on every bind.
+        let params: Vec<i64> = (0..CHUNK)
+            .map(|i| sql_id(chunk[i.min(chunk.len() - 1)]))
+            .collect();
+        let params = rusqlite::params_from_iter(params.iter());
+        let list = (1..=CHUNK)
+            .map(|i| format!("?{i}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {OBJECT_COLUMNS} FROM objects o WHERE data_id IN ({list})"
+        ))?;
+        let mut rows = stmt.query(params.clone())?;
+        while let Some(row) = rows.next()? {
+            let object = object_from_row(row)?;
+            at.insert(object.data_id, found.len());
+            found.push(Some(object));
+        }
+        let index = |id: i64| at.get(&(id as u64)).copied();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT data_id, tag FROM object_tags WHERE data_id IN ({list}) ORDER BY data_id, tag"
+        ))?;
+        let mut rows = stmt.query(params.clone())?;
+        while let Some(row) = rows.next()? {
+            if let Some(Some(o)) = index(row.get(0)?).map(|i| found[i].as_mut()) {
+                o.tags.push(row.get(1)?);
+            }
+        }
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT data_id, kind, principal_id FROM object_recipients WHERE data_id IN ({list})
+             ORDER BY data_id, kind, principal_id"
+        ))?;
+        let mut rows = stmt.query(params.clone())?;
+        while let Some(row) = rows.next()? {
+            if let Some(Some(o)) = index(row.get(0)?).map(|i| found[i].as_mut()) {
+                let principal: u32 = row.get(2)?;
+                if row.get::<_, i64>(1)? == ACCESS {
+                    o.access.recipients.push(principal);
+                } else {
+                    o.update.recipients.push(principal);
+                }
+            }
+        }
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT data_id, slot, count, total_value, initial_value FROM rating_slots
+             WHERE data_id IN ({list}) ORDER BY data_id, slot"
+        ))?;
+        let mut rows = stmt.query(params)?;
+        while let Some(row) = rows.next()? {
+            if let Some(Some(o)) = index(row.get(0)?).map(|i| found[i].as_mut()) {
+                o.ratings.push(RatingTotals {
+                    slot: row.get(1)?,
+                    count: row.get::<_, i64>(2)? as u64,
+                    total_value: row.get(3)?,
+                    initial_value: row.get(4)?,
+                });
+            }
+        }
+    }
+    Ok(ids
+        .iter()
+        .filter_map(|id| at.get(id).and_then(|&i| found[i].take()))
+        .collect())
+}
+
+/// Ids per statement of [`load_many`].
+const CHUNK: usize = 32;
+
 fn insert(conn: &Connection, o: &Object) -> Result<u64, ApiError> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO objects (namespace, owner_id, size, data_type, name, meta_binary, flags,
