@@ -52,10 +52,11 @@ fn upgrade_sql(version: i64) -> Option<&'static str> {
 const READ_POOL_SIZE: u32 = 8;
 /// Prepared statements kept per connection.
 const STATEMENT_CACHE: usize = 128;
-/// Up to this much of the database file is read through a memory map rather than
-/// copied page by page: searches visit many pages of a large database (README,
-/// "Search performance"). Address space only; the pages are the OS page cache.
-const MMAP_BYTES: i64 = 1 << 30;
+/// How much of the database file is read through a memory map rather than copied
+/// page by page: none. Searches now visit few pages (their totals are counted,
+/// README "Search performance"), while every mapped page a request or the janitor
+/// touched counted in the server's resident memory (README, Memory).
+const MMAP_BYTES: i64 = 0;
 
 /// How hard a commit waits for the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
