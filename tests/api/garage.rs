@@ -44,14 +44,33 @@ impl S3Server {
         }
     }
 
-    /// A presigned GET of `key`, to look into the bucket without nexds.
+    /// A presigned GET of `key`, to look into the bucket without nexds. If the
+    /// server cannot be reached, the panic says whether it is still running and
+    /// what it logged.
     pub fn get(&self, key: &str) -> crate::helpers::Resp {
         let url = ObjectUrl::new(&self.settings.endpoint, &self.settings.bucket, key);
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        crate::helpers::download(
-            &sign::presign_get_v4(&self.credentials(), &url, now, 300),
-            &[],
-        )
+        let url = sign::presign_get_v4(&self.credentials(), &url, now, 300);
+        crate::helpers::try_send_bytes(&crate::helpers::agent(), "GET", &url, &[], None)
+            .unwrap_or_else(|e| {
+                let log =
+                    std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(20).collect();
+                panic!(
+                    "GET {url}: {e}; the S3 server's pid {:?}, its last log lines:\n{}",
+                    self.child.as_ref().map(Child::id),
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                )
+            })
+    }
+
+    /// Where the server's own log goes (appended across restarts).
+    fn log_file(&self) -> Stdio {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("server.log"))
+            .map_or_else(|_| Stdio::null(), Stdio::from)
     }
 
     /// Stops the server (its data dir and ports are kept for [`Self::start`]).
@@ -134,7 +153,7 @@ pub fn garage() -> Option<S3Server> {
             .env("GARAGE_DEFAULT_BUCKET", &server.settings.bucket)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stderr(server.log_file());
         command
     }
     let mut server = S3Server {
