@@ -1,7 +1,6 @@
 //! A real Garage 2.5 on 127.0.0.1, one per test (it starts in a fraction of a second),
 //! and s3s-fs, the independent SigV2/SigV4 verifier.
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -112,10 +111,7 @@ impl S3Server {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    tools::free_port()
 }
 
 /// Starts Garage with one bucket and one key, or `None` outside CI when it cannot be installed.

@@ -72,8 +72,7 @@ fn is_root() -> bool {
 }
 
 fn free_port() -> Result<u16, String> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    Ok(listener.local_addr().map_err(|e| e.to_string())?.port())
+    Ok(crate::tools::free_port())
 }
 
 fn start() -> Result<Server, String> {

@@ -247,3 +247,21 @@ pub fn chromium() -> Result<Chromium, String> {
         })
         .clone()
 }
+
+/// A port for a server a test starts itself (Garage, PostgreSQL), free when
+/// asked, taken from below the kernel's ephemeral range (32768–60999 on Linux):
+/// a port from `bind(…:0)` is in that range, where the local end of any outgoing
+/// connection of the busy test process may take it before the server binds it.
+pub fn free_port() -> u16 {
+    let mut tries = 0;
+    loop {
+        let mut random = [0u8; 2];
+        getrandom::fill(&mut random).expect("random bytes");
+        let port = 10_000 + u16::from_le_bytes(random) % 22_000;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+        tries += 1;
+        assert!(tries < 1000, "no free port below the ephemeral range");
+    }
+}
