@@ -344,22 +344,6 @@ impl PgStore {
         A: Send + Sync + 'static,
         T: Send + 'static,
     {
-        self.write_in(IsolationLevel::Serializable, args, f).await
-    }
-
-    async fn write_in<A, T>(
-        &self,
-        level: IsolationLevel,
-        args: A,
-        f: impl for<'a> Fn(&'a Tx<'a>, &'a A) -> BoxFuture<'a, Result<T, PgError>>
-        + Send
-        + Sync
-        + 'static,
-    ) -> Result<T, StoreError>
-    where
-        A: Send + Sync + 'static,
-        T: Send + 'static,
-    {
         let started = Instant::now();
         let mut attempt = 0u32;
         let value = loop {
@@ -367,7 +351,7 @@ impl PgStore {
                 let mut client = self.inner.pool.get().await?;
                 let tx = client
                     .build_transaction()
-                    .isolation_level(level)
+                    .isolation_level(IsolationLevel::Serializable)
                     .start()
                     .await?;
                 let value = f(&tx, &args).await?;
