@@ -6,7 +6,7 @@
 use std::future::Future;
 use std::io::Write;
 
-use actix_web::dev::ServiceRequest;
+use actix_web::http::{Method, Uri, Version};
 use log::kv::{self, Key, Source, Value, VisitSource};
 use log::{Level, Log, Metadata, Record};
 use serde::Deserialize;
@@ -132,23 +132,16 @@ impl<'kvs> VisitSource<'kvs> for TextFields {
     }
 }
 
-/// The first line of the request, as `%r` writes it, with [`redact_query`] applied.
-pub fn request_line(req: &ServiceRequest) -> String {
-    format!(
-        "{} {} {:?}",
-        req.method(),
-        redacted_path(req),
-        req.version()
-    )
+/// The first line of a request, as `%r` writes it, with [`redact_query`] applied.
+pub fn request_line(method: &Method, uri: &Uri, version: Version) -> String {
+    format!("{method} {} {version:?}", redacted_path(uri))
 }
 
-/// The path and query of the request, with [`redact_query`] applied.
-pub fn redacted_path(req: &ServiceRequest) -> String {
-    let query = req.query_string();
-    if query.is_empty() {
-        req.path().to_owned()
-    } else {
-        format!("{}?{}", req.path(), redact_query(query))
+/// The path and query of a request, with [`redact_query`] applied.
+pub fn redacted_path(uri: &Uri) -> String {
+    match uri.query() {
+        None | Some("") => uri.path().to_owned(),
+        Some(query) => format!("{}?{}", uri.path(), redact_query(query)),
     }
 }
 

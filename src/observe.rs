@@ -3,6 +3,9 @@
 //! it), its access log line and its HTTP metrics, both written once the answer
 //! has been sent.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -11,15 +14,21 @@ use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::error::InternalError;
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use actix_web::http::{Method, Uri, Version};
 use actix_web::middleware::Next;
 use actix_web::web::Bytes;
 use actix_web::{HttpMessage, HttpRequest};
+
+use metrics::{Counter, Histogram};
 
 use crate::logging;
 use crate::telemetry;
 
 /// The header that carries the request id both ways.
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The log target of access lines.
+const ACCESS_TARGET: &str = "nexds::access";
 
 /// Longest request id taken from a client.
 const MAX_ID_LEN: usize = 64;
@@ -46,10 +55,9 @@ pub fn is_sane(id: &str) -> bool {
 
 /// A new id: 16 upper-case hex digits, the form of S3's request ids.
 pub fn new_id() -> String {
-    let mut bytes = [0u8; 8];
-    // An all-zero id is still an id; randomness only helps reading logs.
-    let _ = getrandom::fill(&mut bytes);
-    hex::encode_upper(bytes)
+    // From a per-thread generator seeded once: an id only has to tell requests
+    // apart in logs, and a system call per request for it is a cost under load.
+    hex::encode_upper(fastrand::u64(..).to_be_bytes())
 }
 
 /// The outermost middleware: gives the request its id, runs it with that id in
@@ -71,12 +79,10 @@ pub async fn observe(
     let mut access = Access {
         id: id.clone(),
         started,
-        remote: req
-            .peer_addr()
-            .map_or_else(|| "-".to_owned(), |a| a.ip().to_string()),
-        method: req.method().as_str().to_owned(),
-        line: logging::request_line(&req),
-        path: logging::redacted_path(&req),
+        remote: req.peer_addr().map(|a| a.ip()),
+        method: req.method().clone(),
+        uri: req.uri().clone(),
+        version: req.version(),
         route: String::new(),
         status: 0,
     };
@@ -119,15 +125,15 @@ fn answered(err: actix_web::Error, mut access: Access) -> actix_web::Error {
 }
 
 /// What the access line and the metrics of one request say.
+/// The request's parts are kept as they came; the line is written from them,
+/// secrets redacted, only when access lines are logged.
 struct Access {
     id: String,
     started: Instant,
-    remote: String,
-    method: String,
-    /// The request line, secrets redacted.
-    line: String,
-    /// Path and query, secrets redacted.
-    path: String,
+    remote: Option<IpAddr>,
+    method: Method,
+    uri: Uri,
+    version: Version,
     /// The matched route pattern, or [`telemetry::UNMATCHED_ROUTE`].
     route: String,
     status: u16,
@@ -138,30 +144,67 @@ impl Access {
         let elapsed = self.started.elapsed();
         // Microseconds are enough, and keep JSON numbers short.
         let duration_ms = (elapsed.as_secs_f64() * 1_000_000.0).round() / 1000.0;
-        let method = metric_method(&self.method);
-        metrics::counter!(
-            telemetry::HTTP_REQUESTS,
-            "method" => method,
-            "route" => self.route.clone(),
-            "status" => self.status.to_string()
-        )
-        .increment(1);
-        metrics::histogram!(telemetry::HTTP_DURATION, "route" => self.route.clone())
-            .record(elapsed);
+        let method = metric_method(self.method.as_str());
+        let (requests, duration) = http_metrics(method, &self.route, self.status);
+        requests.increment(1);
+        duration.record(elapsed);
+        if !log::log_enabled!(target: ACCESS_TARGET, log::Level::Info) {
+            return;
+        }
+        let remote = self
+            .remote
+            .map_or_else(|| "-".to_owned(), |ip| ip.to_string());
+        let line = logging::request_line(&self.method, &self.uri, self.version);
+        let path = logging::redacted_path(&self.uri);
         log::info!(
-            target: "nexds::access",
+            target: ACCESS_TARGET,
             request_id = self.id.as_str(),
             method = self.method.as_str(),
             route = self.route.as_str(),
             status = self.status,
             duration_ms = duration_ms,
-            path = self.path.as_str(),
+            path = path.as_str(),
             bytes = bytes,
-            remote = self.remote.as_str();
+            remote = remote.as_str();
             "{} \"{}\" {} {} {:.3}ms",
-            self.remote, self.line, self.status, bytes, duration_ms
+            remote, line, self.status, bytes, duration_ms
         );
     }
+}
+
+/// A route's request counter and duration histogram by method and status.
+type ByAnswer = HashMap<(&'static str, u16), (Counter, Histogram)>;
+
+thread_local! {
+    /// The HTTP metrics of each (route, method, status) this thread has answered:
+    /// a few hundred at most, since routes come from the route table and methods
+    /// and statuses from small sets. Spares building and looking up labelled
+    /// keys in the registry on every request.
+    static HTTP_METRICS: RefCell<HashMap<String, ByAnswer>> = RefCell::new(HashMap::new());
+}
+
+/// The request counter and the duration histogram of one kind of request.
+fn http_metrics(method: &'static str, route: &str, status: u16) -> (Counter, Histogram) {
+    HTTP_METRICS.with_borrow_mut(|routes| {
+        if !routes.contains_key(route) {
+            routes.insert(route.to_owned(), HashMap::new());
+        }
+        let by_answer = routes.get_mut(route).expect("inserted above");
+        by_answer
+            .entry((method, status))
+            .or_insert_with(|| {
+                (
+                    metrics::counter!(
+                        telemetry::HTTP_REQUESTS,
+                        "method" => method,
+                        "route" => route.to_owned(),
+                        "status" => status.to_string()
+                    ),
+                    metrics::histogram!(telemetry::HTTP_DURATION, "route" => route.to_owned()),
+                )
+            })
+            .clone()
+    })
 }
 
 /// The method as a metric label: the standard ones, anything else `other` (a

@@ -121,11 +121,17 @@ impl Services {
         if found != Some(size) {
             return Ok(Err(found));
         }
-        if key != upload_key {
-            self.blobs
-                .rename(upload_key, &key)
-                .await
-                .map_err(ApiError::internal)?;
+        if key != upload_key
+            && let Err(e) = self.blobs.rename(upload_key, &key).await
+        {
+            // The janitor of another node may have dropped the upload between
+            // the look above and the move: then there is no file to complete.
+            // The move may also have gone through before it failed.
+            match (size_of(upload_key).await?, size_of(&key).await?) {
+                (None, None) => return Ok(Err(None)),
+                (_, Some(sealed)) if sealed == size => {}
+                _ => return Err(ApiError::internal(e)),
+            }
         }
         Ok(Ok(SealedFile {
             upload_key: upload_key.to_owned(),

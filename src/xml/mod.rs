@@ -12,6 +12,7 @@ use base64::Engine;
 use base64::alphabet::URL_SAFE;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
+use crate::domain::time;
 use crate::error::ApiError;
 
 pub const CONTENT_TYPE: &str = "text/xml;charset=utf-8";
@@ -62,8 +63,16 @@ impl Doc {
 
     fn tag(&mut self, before: &[u8], name: &str, attrs: &[(&str, &str)], after: &[u8]) {
         if self.line_break {
-            self.out.push(b'\n');
-            self.out.resize(self.out.len() + 2 * self.depth, b' ');
+            const INDENT: &[u8; 65] =
+                b"\n                                                                ";
+            let width = 1 + 2 * self.depth;
+            match INDENT.get(..width) {
+                Some(indent) => self.out.extend_from_slice(indent),
+                None => {
+                    self.out.push(b'\n');
+                    self.out.resize(self.out.len() + 2 * self.depth, b' ');
+                }
+            }
         }
         self.out.extend_from_slice(before);
         self.out.extend_from_slice(name.as_bytes());
@@ -99,11 +108,31 @@ impl Doc {
         self.close(name);
     }
 
-    pub fn num(&mut self, name: &str, value: impl std::fmt::Display) {
-        use std::io::Write;
+    pub fn num(&mut self, name: &str, value: impl itoa::Integer) {
         self.open(name, &[]);
         // Digits need no escaping: written in place, no allocation per element.
-        let _ = write!(self.out, "{value}");
+        self.out
+            .extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+        self.line_break = false;
+        self.close(name);
+    }
+
+    /// `<name>…</name>` with `bytes` in URL-safe Base64, written in place.
+    pub fn base64(&mut self, name: &str, bytes: &[u8]) {
+        self.open(name, &[]);
+        let at = self.out.len();
+        self.out
+            .resize(at + base64::encoded_len(bytes.len(), true).unwrap_or(0), 0);
+        let written = B64.encode_slice(bytes, &mut self.out[at..]).unwrap_or(0);
+        self.out.truncate(at + written);
+        self.line_break = false;
+        self.close(name);
+    }
+
+    /// `<name>2013-01-01T00:00:00Z</name>` from UNIX seconds, written in place.
+    pub fn time(&mut self, name: &str, unix: i64) {
+        self.open(name, &[]);
+        time::format_into(unix, &mut self.out);
         self.line_break = false;
         self.close(name);
     }

@@ -10,10 +10,10 @@ use crate::domain::principal_data::{
 };
 use crate::domain::rating::RatingTotals;
 use crate::domain::search::SearchPage;
-use crate::domain::{Object, Permission, time};
+use crate::domain::{Object, Permission};
 use crate::error::ApiError;
 use crate::store::VersionInfo;
-use crate::xml::{Doc, b64_encode};
+use crate::xml::Doc;
 
 /// The spec's `response=` option: extra parts of each metainfo.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -132,19 +132,18 @@ fn metainfo_fields(doc: &mut Doc, o: &Object, include: Include) {
     let flags: Vec<&str> = o.flags.names().collect();
     list(doc, "flags", "flag", &flags);
     doc.num("period", o.period);
-    doc.text("created_time", &time::format(o.created_time));
-    doc.text("updated_time", &time::format(o.updated_time));
-    doc.text("referred_time", &time::format(o.referred_time));
-    doc.text("expire_time", &time::format(o.expire_time));
+    doc.time("created_time", o.created_time);
+    doc.time("updated_time", o.updated_time);
+    doc.time("referred_time", o.referred_time);
+    doc.time("expire_time", o.expire_time);
     doc.text("status", o.status.name());
     doc.num("referred_count", o.referred_count);
     doc.num("refer_data_id", o.refer_data_id);
     if include.tags {
-        let tags: Vec<String> = o.tags.iter().map(|t| b64_encode(t)).collect();
-        list(doc, "tags", "tag", &tags);
+        list_with(doc, "tags", &o.tags, |doc, tag| doc.base64("tag", tag));
     }
     if include.meta_binary {
-        doc.text("meta_binary", &b64_encode(&o.meta_binary));
+        doc.base64("meta_binary", &o.meta_binary);
     }
     if include.ratings {
         let length = o.ratings.len().to_string();
@@ -171,21 +170,28 @@ fn metainfo_fields(doc: &mut Doc, o: &Object, include: Include) {
 fn permission(doc: &mut Doc, name: &str, p: &Permission) {
     doc.open(name, &[]);
     doc.text("type", p.kind.name());
-    let ids: Vec<String> = p.recipients.iter().map(u32::to_string).collect();
-    list(doc, "recipient_ids", "recipient_id", &ids);
+    list_with(doc, "recipient_ids", &p.recipients, |doc, id| {
+        doc.num("recipient_id", *id);
+    });
     doc.close(name);
 }
 
 /// `<name length="n"><item>…</item>…</name>`, or `<name length="0"/>`.
 fn list<T: AsRef<str>>(doc: &mut Doc, name: &str, item: &str, values: &[T]) {
-    let length = values.len().to_string();
+    list_with(doc, name, values, |doc, v| doc.text(item, v.as_ref()));
+}
+
+/// `<name length="n">` around what `item` writes for each value, or `<name length="0"/>`.
+fn list_with<T>(doc: &mut Doc, name: &str, values: &[T], item: impl Fn(&mut Doc, &T)) {
+    let mut length = itoa::Buffer::new();
+    let length = length.format(values.len());
     if values.is_empty() {
-        doc.empty(name, &[("length", &length)]);
+        doc.empty(name, &[("length", length)]);
         return;
     }
-    doc.open(name, &[("length", &length)]);
+    doc.open(name, &[("length", length)]);
     for v in values {
-        doc.text(item, v.as_ref());
+        item(doc, v);
     }
     doc.close(name);
 }
@@ -333,7 +339,7 @@ pub fn versions(current: u32, versions: &[VersionInfo]) -> Vec<u8> {
             doc.open("version", &[]);
             doc.num("number", v.version);
             doc.num("size", v.size);
-            doc.text("created_time", &time::format(v.created_time));
+            doc.time("created_time", v.created_time);
             doc.close("version");
         }
         doc.close("versions");
@@ -412,14 +418,14 @@ pub fn export_metainfos(objects: &[OwnedObject], file_sizes: &[Option<u64>]) -> 
         metainfo_fields(&mut doc, o, all);
         doc.text("state", o.state.name());
         if let Some(deleted) = owned.deleted_time {
-            doc.text("deleted_time", &time::format(deleted));
+            doc.time("deleted_time", deleted);
         }
         doc.num("access_password", o.access_password);
         doc.num("update_password", o.update_password);
         if let Some(size) = size {
             doc.open("file", &[]);
             doc.text("path", &export_file_path(o.data_id));
-            doc.num("size", size);
+            doc.num("size", *size);
             doc.close("file");
         }
         doc.close("metainfo");
@@ -458,7 +464,7 @@ pub fn ratings_given(ratings: &[GivenRating], locks: &[RatingLock]) -> Vec<u8> {
             doc.num("data_id", r.data_id);
             doc.num("slot", r.slot);
             doc.num("rating_value", r.value);
-            doc.text("rated_time", &time::format(r.rated_time));
+            doc.time("rated_time", r.rated_time);
             doc.close("rating");
         }
         doc.close("ratings_given");
@@ -472,7 +478,7 @@ pub fn ratings_given(ratings: &[GivenRating], locks: &[RatingLock]) -> Vec<u8> {
             doc.open("rating_lock", &[]);
             doc.num("data_id", l.data_id);
             doc.num("slot", l.slot);
-            doc.text("locked_until", &time::format(l.locked_until));
+            doc.time("locked_until", l.locked_until);
             doc.close("rating_lock");
         }
         doc.close("rating_locks");
@@ -489,7 +495,7 @@ pub fn friends(ids: &[u32]) -> Vec<u8> {
     } else {
         doc.open("friends", &[("length", &length)]);
         for id in ids {
-            doc.num("principal_id", id);
+            doc.num("principal_id", *id);
         }
         doc.close("friends");
     }
@@ -517,7 +523,7 @@ pub fn notifications(list: &[Notification]) -> Vec<u8> {
             doc.num("data_id", n.data_id);
             doc.num("owner_id", n.owner_id);
             doc.text("type", n.kind.name());
-            doc.text("time", &time::format(n.time));
+            doc.time("time", n.time);
             doc.close("notification");
         }
         doc.close("notifications");

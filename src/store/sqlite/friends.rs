@@ -32,7 +32,7 @@ impl Friends for SqliteStore {
     }
 
     async fn friends(&self, namespace: String, owner: u32) -> Result<Vec<u32>, StoreError> {
-        self.read(move |conn| friends_of(conn, &namespace, owner))
+        self.read_bounded(move |conn| friends_of(conn, &namespace, owner))
             .await
     }
 }

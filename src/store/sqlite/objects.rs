@@ -1,6 +1,10 @@
 //! Objects with their tags, recipients, rating slots and persistence slots.
 //! Batch writes check every item before changing any (DESIGN §9).
 
+use std::rc::Rc;
+
+use rusqlite::types::Value;
+use rusqlite::vtab::array::Array;
 use rusqlite::{Connection, OptionalExtension, Row, named_params, params};
 
 use crate::blob;
@@ -29,7 +33,7 @@ impl Objects for SqliteStore {
         ids: Vec<u64>,
         now: i64,
     ) -> Result<Vec<Object>, StoreError> {
-        self.read(move |conn| {
+        self.read_bounded(move |conn| {
             let mut out = Vec::with_capacity(ids.len());
             for id in ids {
                 if let Some(object) = load(conn, id)?
@@ -49,7 +53,7 @@ impl Objects for SqliteStore {
         id: u64,
         now: i64,
     ) -> Result<Object, StoreError> {
-        self.read(move |conn| {
+        self.read_bounded(move |conn| {
             let object = load(conn, id)?.ok_or_else(|| ApiError::not_found(id))?;
             object.check_read(&caller, conn, now)?;
             Ok(object)
@@ -301,10 +305,70 @@ fn passwords() -> Result<(u64, u64), ApiError> {
     Ok((pick()?, pick()?))
 }
 
-const OBJECT_COLUMNS: &str = "data_id, namespace, owner_id, size, data_type, name, meta_binary,
+/// The columns [`object_from_row`] reads, as a literal so that statements are
+/// put together at compile time (no `format!` on every read).
+macro_rules! object_columns {
+    () => {
+        "data_id, namespace, owner_id, size, data_type, name, meta_binary,
     flags, period, refer_data_id, access_type, update_type, status, state, created_time,
     updated_time, referred_time, referred_count, expire_time, access_password, update_password,
-    EXISTS (SELECT 1 FROM persistence_slots p WHERE p.data_id = o.data_id), blob_key, version";
+    EXISTS (SELECT 1 FROM persistence_slots p WHERE p.data_id = o.data_id), blob_key, version"
+    };
+}
+
+/// The rows that complete objects, in one statement: `(part, data_id, a, b, c, d)`
+/// with part 0 a tag (`a`), 1 an access and 2 an update recipient (`a`), 3 a
+/// rating slot (`a` slot, `b` count, `c` total, `d` initial value). Each table
+/// is joined as `$from <table> $on <table>.data_id = $key`.
+macro_rules! object_parts {
+    ($from:literal, $on:literal, $key:literal) => {
+        concat!(
+            "SELECT 0, t.data_id, t.tag, 0, 0, 0 FROM ",
+            $from,
+            "object_tags t ",
+            $on,
+            " t.data_id = ",
+            $key,
+            " UNION ALL SELECT 1 + r.kind, r.data_id, r.principal_id, 0, 0, 0 FROM ",
+            $from,
+            "object_recipients r ",
+            $on,
+            " r.data_id = ",
+            $key,
+            " UNION ALL SELECT 3, s.data_id, s.slot, s.count, s.total_value, s.initial_value FROM ",
+            $from,
+            "rating_slots s ",
+            $on,
+            " s.data_id = ",
+            $key
+        )
+    };
+}
+
+/// Adds a row of [`object_parts!`] to its object.
+fn add_part(object: &mut Object, row: &Row<'_>) -> rusqlite::Result<()> {
+    match row.get::<_, i64>(0)? {
+        0 => object.tags.push(row.get(2)?),
+        1 => object.access.recipients.push(row.get(2)?),
+        2 => object.update.recipients.push(row.get(2)?),
+        _ => object.ratings.push(RatingTotals {
+            slot: row.get(2)?,
+            count: row.get::<_, i64>(3)? as u64,
+            total_value: row.get(4)?,
+            initial_value: row.get(5)?,
+        }),
+    }
+    Ok(())
+}
+
+/// Tags by their bytes, recipients by id, ratings by slot: the order every
+/// answer shows. The rows come that way (each table's key), so this only checks.
+fn order_parts(object: &mut Object) {
+    object.tags.sort_unstable();
+    object.access.recipients.sort_unstable();
+    object.update.recipients.sort_unstable();
+    object.ratings.sort_unstable_by_key(|r| r.slot);
+}
 
 fn object_from_row(r: &Row<'_>) -> rusqlite::Result<Object> {
     let state = match r.get::<_, i64>(13)? {
@@ -351,132 +415,69 @@ fn object_from_row(r: &Row<'_>) -> rusqlite::Result<Object> {
 
 /// Loads an object with its tags, recipients and ratings, whatever its state.
 pub fn load(conn: &Connection, id: u64) -> Result<Option<Object>, ApiError> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {OBJECT_COLUMNS} FROM objects o WHERE data_id = ?1"
+    let mut stmt = conn.prepare_cached(concat!(
+        "SELECT ",
+        object_columns!(),
+        " FROM objects o WHERE data_id = ?1"
     ))?;
     let Some(mut object) = stmt.query_row([sql_id(id)], object_from_row).optional()? else {
         return Ok(None);
     };
-
-    let mut stmt =
-        conn.prepare_cached("SELECT tag FROM object_tags WHERE data_id = ?1 ORDER BY tag")?;
-    object.tags = stmt
-        .query_map([sql_id(id)], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-
-    let mut stmt = conn.prepare_cached(
-        "SELECT kind, principal_id FROM object_recipients
-         WHERE data_id = ?1 ORDER BY kind, principal_id",
-    )?;
+    let mut stmt = conn.prepare_cached(object_parts!("", "WHERE", "?1"))?;
     let mut rows = stmt.query([sql_id(id)])?;
     while let Some(row) = rows.next()? {
-        let principal: u32 = row.get(1)?;
-        if row.get::<_, i64>(0)? == ACCESS {
-            object.access.recipients.push(principal);
-        } else {
-            object.update.recipients.push(principal);
-        }
+        add_part(&mut object, row)?;
     }
-
-    let mut stmt = conn.prepare_cached(
-        "SELECT slot, count, total_value, initial_value FROM rating_slots
-         WHERE data_id = ?1 ORDER BY slot",
-    )?;
-    object.ratings = stmt
-        .query_map([sql_id(id)], |r| {
-            Ok(RatingTotals {
-                slot: r.get(0)?,
-                count: r.get::<_, i64>(1)? as u64,
-                total_value: r.get(2)?,
-                initial_value: r.get(3)?,
-            })
-        })?
-        .collect::<Result<_, _>>()?;
+    order_parts(&mut object);
     Ok(Some(object))
 }
 
-/// Loads the objects of `ids` in that order (missing ones skipped) with four
-/// statements per [`CHUNK`] ids rather than four per object: a page of search results.
+/// Loads the objects of `ids` in that order (missing ones and repeats skipped)
+/// with two statements in all rather than two per object: a page of search
+/// results. The ids go in as one array (`rarray`) that each statement walks in
+/// order, seeking every id in the table's key, so no statement sorts or builds
+/// a temporary index.
 pub fn load_many(conn: &Connection, ids: &[u64]) -> Result<Vec<Object>, ApiError> {
-    use std::collections::HashMap;
+    use std::collections::{HashMap, HashSet};
     if ids.len() < 2 {
         return ids
             .iter()
             .filter_map(|&id| load(conn, id).transpose())
             .collect();
     }
-    let mut found: Vec<Option<Object>> = Vec::with_capacity(ids.len());
-    let mut at: HashMap<u64, usize> = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(CHUNK) {
-        // Always CHUNK parameters (the last id repeated), so one cached statement
-        // serves every page; an id list as one parameter (json_each) made SQLite
-        // prepare the statement again on every bind.
-        let params: Vec<i64> = (0..CHUNK)
-            .map(|i| sql_id(chunk[i.min(chunk.len() - 1)]))
-            .collect();
-        let params = rusqlite::params_from_iter(params.iter());
-        let list = (1..=CHUNK)
-            .map(|i| format!("?{i}"))
-            .collect::<Vec<_>>()
-            .join(",");
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {OBJECT_COLUMNS} FROM objects o WHERE data_id IN ({list})"
-        ))?;
-        let mut rows = stmt.query(params.clone())?;
-        while let Some(row) = rows.next()? {
-            let object = object_from_row(row)?;
-            at.insert(object.data_id, found.len());
-            found.push(Some(object));
-        }
-        let index = |id: i64| at.get(&(id as u64)).copied();
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT data_id, tag FROM object_tags WHERE data_id IN ({list}) ORDER BY data_id, tag"
-        ))?;
-        let mut rows = stmt.query(params.clone())?;
-        while let Some(row) = rows.next()? {
-            if let Some(Some(o)) = index(row.get(0)?).map(|i| found[i].as_mut()) {
-                o.tags.push(row.get(1)?);
-            }
-        }
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT data_id, kind, principal_id FROM object_recipients WHERE data_id IN ({list})
-             ORDER BY data_id, kind, principal_id"
-        ))?;
-        let mut rows = stmt.query(params.clone())?;
-        while let Some(row) = rows.next()? {
-            if let Some(Some(o)) = index(row.get(0)?).map(|i| found[i].as_mut()) {
-                let principal: u32 = row.get(2)?;
-                if row.get::<_, i64>(1)? == ACCESS {
-                    o.access.recipients.push(principal);
-                } else {
-                    o.update.recipients.push(principal);
-                }
-            }
-        }
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT data_id, slot, count, total_value, initial_value FROM rating_slots
-             WHERE data_id IN ({list}) ORDER BY data_id, slot"
-        ))?;
-        let mut rows = stmt.query(params)?;
-        while let Some(row) = rows.next()? {
-            if let Some(Some(o)) = index(row.get(0)?).map(|i| found[i].as_mut()) {
-                o.ratings.push(RatingTotals {
-                    slot: row.get(1)?,
-                    count: row.get::<_, i64>(2)? as u64,
-                    total_value: row.get(3)?,
-                    initial_value: row.get(4)?,
-                });
-            }
+    let mut seen = HashSet::with_capacity(ids.len());
+    let list: Array = Rc::new(
+        ids.iter()
+            .filter(|&&id| seen.insert(id))
+            .map(|&id| Value::from(sql_id(id)))
+            .collect(),
+    );
+    let mut found: Vec<Object> = Vec::with_capacity(list.len());
+    let mut stmt = conn.prepare_cached(concat!(
+        "SELECT ",
+        object_columns!(),
+        " FROM rarray(?1) a CROSS JOIN objects o ON o.data_id = a.value"
+    ))?;
+    let mut rows = stmt.query([&list])?;
+    while let Some(row) = rows.next()? {
+        found.push(object_from_row(row)?);
+    }
+    let at: HashMap<u64, usize> = found
+        .iter()
+        .enumerate()
+        .map(|(i, o)| (o.data_id, i))
+        .collect();
+    let mut stmt =
+        conn.prepare_cached(object_parts!("rarray(?1) a CROSS JOIN ", "ON", "a.value"))?;
+    let mut rows = stmt.query([&list])?;
+    while let Some(row) = rows.next()? {
+        if let Some(&i) = at.get(&(row.get::<_, i64>(1)? as u64)) {
+            add_part(&mut found[i], row)?;
         }
     }
-    Ok(ids
-        .iter()
-        .filter_map(|id| at.get(id).and_then(|&i| found[i].take()))
-        .collect())
+    found.iter_mut().for_each(order_parts);
+    Ok(found)
 }
-
-/// Ids per statement of [`load_many`].
-const CHUNK: usize = 32;
 
 fn insert(conn: &Connection, o: &Object) -> Result<u64, ApiError> {
     let mut stmt = conn.prepare_cached(

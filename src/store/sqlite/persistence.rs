@@ -22,7 +22,7 @@ impl Persistence for SqliteStore {
         slots: Vec<u16>,
         now: i64,
     ) -> Result<Vec<PersistenceInfo>, StoreError> {
-        self.read(move |conn| {
+        self.read_bounded(move |conn| {
             let mut out = Vec::new();
             for slot in slots {
                 if let Some(object) = held(conn, &caller.namespace, principal, slot)?
@@ -47,7 +47,7 @@ impl Persistence for SqliteStore {
         slot: u16,
         now: i64,
     ) -> Result<PersistenceInfo, StoreError> {
-        self.read(move |conn| {
+        self.read_bounded(move |conn| {
             let object = held(conn, &caller.namespace, principal, slot)?
                 .ok_or_else(|| persistence::empty_slot(principal, slot))?;
             object.check_read(&caller, conn, now)?;

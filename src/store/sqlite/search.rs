@@ -27,9 +27,26 @@ impl Search for SqliteStore {
             Offset::Any => random_u64()?,
             Offset::At(_) => 0,
         };
-        self.read(move |conn| search(conn, &caller, &request, now, random))
-            .await
+        let bounded = is_bounded(&request);
+        let unit = move |conn: &Connection| search(conn, &caller, &request, now, random);
+        if bounded {
+            self.read_bounded(unit).await
+        } else {
+            self.read(unit).await
+        }
     }
+}
+
+/// Whether the work of a search is bounded by its answer rather than by the
+/// data: its total comes from `search_counts` (a principal's own part from
+/// small indexed sets) and its window is near the start of its matches, so
+/// its page walks at most about `sqrt(window × objects)` index entries
+/// ([`Counted::page_driver`]). Such a search may run on the worker that took
+/// the request ([`SqliteStore::read_bounded`]).
+fn is_bounded(request: &SearchRequest) -> bool {
+    const WINDOW_END: u64 = 1000;
+    Counted::of(request).is_some()
+        && matches!(request.offset, Offset::At(at) if at.saturating_add(u64::from(request.limit)) <= WINDOW_END)
 }
 
 /// Runs one search; `random` picks the window of `offset=any`.

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 #[async_trait]
 impl Tokens for SqliteStore {
     async fn caller_for_token(&self, hash: [u8; 32]) -> Result<Option<Caller>, StoreError> {
-        self.read(move |conn| {
+        self.read_bounded(move |conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT namespace, principal_id FROM tokens
                  WHERE token_hash = ?1 AND revoked_time IS NULL",

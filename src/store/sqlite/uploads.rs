@@ -22,7 +22,7 @@ impl Uploads for SqliteStore {
         now: i64,
         timeout: i64,
     ) -> Result<UploadState, StoreError> {
-        self.read(move |conn| {
+        self.read_bounded(move |conn| {
             let object = load(conn, id)?.ok_or_else(|| ApiError::not_found(id))?;
             Ok(match object.check_complete(&caller, now, timeout)? {
                 true => UploadState::Uploading(Box::new(object)),
@@ -106,9 +106,9 @@ impl Uploads for SqliteStore {
     }
 
     async fn object_with_file(&self, id: u64, now: i64) -> Result<Option<Object>, StoreError> {
-        self.read(
-            move |conn| Ok(load(conn, id)?.filter(|o| o.is_live(now) && o.blob_key.is_some())),
-        )
+        self.read_bounded(move |conn| {
+            Ok(load(conn, id)?.filter(|o| o.is_live(now) && o.blob_key.is_some()))
+        })
         .await
     }
 }

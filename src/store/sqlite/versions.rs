@@ -79,7 +79,7 @@ impl Versions for SqliteStore {
         now: i64,
         timeout: i64,
     ) -> Result<PendingVersion, StoreError> {
-        self.read(move |conn| {
+        self.read_bounded(move |conn| {
             updatable_with_file(conn, &caller, id, now)?;
             let pending = conn
                 .prepare_cached(
@@ -164,7 +164,7 @@ impl Versions for SqliteStore {
         id: u64,
         version: u32,
     ) -> Result<Option<VersionInfo>, StoreError> {
-        self.read(move |conn| {
+        self.read_bounded(move |conn| {
             Ok(stored_versions(conn, id)?
                 .into_iter()
                 .find(|v| v.version == version))
