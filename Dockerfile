@@ -8,6 +8,8 @@
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock schema.sql schema-postgres.sql ./
+# The bundled SQLite's compile options (LIBSQLITE3_FLAGS).
+COPY .cargo ./.cargo
 COPY src ./src
 # A dev-dependency of the tests, but Cargo.lock names it: cargo reads its manifest.
 COPY tests/macros ./tests/macros
