@@ -122,6 +122,24 @@ pub struct SearchRequest {
     pub limit: u32,
     /// Only a title token chooses; principals always see status none.
     pub status: Status,
+    /// What the answer shows of each object (`response=`); a store may leave the rest out.
+    pub shown: Shown,
+}
+
+/// The parts of an object that an answer shows beyond its own fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shown {
+    pub tags: bool,
+    pub ratings: bool,
+}
+
+impl Default for Shown {
+    fn default() -> Self {
+        Shown {
+            tags: true,
+            ratings: true,
+        }
+    }
 }
 
 impl Default for SearchRequest {
@@ -137,6 +155,7 @@ impl Default for SearchRequest {
             offset: Offset::default(),
             limit: limits::SEARCH_LIMIT_DEFAULT,
             status: Status::None,
+            shown: Shown::default(),
         }
     }
 }
@@ -243,6 +262,7 @@ impl SearchRequest {
             offset,
             limit,
             status,
+            shown: Shown::default(),
         })
     }
 }

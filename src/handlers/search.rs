@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use actix_web::{HttpResponse, web};
 
-use crate::domain::search::{SearchParams, SearchRequest};
+use crate::domain::search::{SearchParams, SearchRequest, Shown};
 use crate::domain::{Caller, time};
 use crate::error::ApiError;
 use crate::handlers::extract::Params;
@@ -20,8 +20,12 @@ pub async fn search_metainfo(
     caller: Caller,
     Params(params): Params<SearchParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let request = SearchRequest::parse(&params, &caller, |tag| b64_decode("tag", tag))?;
+    let mut request = SearchRequest::parse(&params, &caller, |tag| b64_decode("tag", tag))?;
     let include = Include::parse_search(params.response.as_deref())?;
+    request.shown = Shown {
+        tags: include.tags,
+        ratings: include.ratings,
+    };
     let now = time::now();
     let page = state.store.search(caller, request, now).await?;
     let urls = match include.url {

@@ -12,6 +12,7 @@ use crate::domain::object::{Change, State};
 use crate::domain::prepare::PrepareRequest;
 use crate::domain::quota::{Quota, Usage};
 use crate::domain::rating::RatingTotals;
+use crate::domain::search::Shown;
 use crate::domain::webhook::{DeleteReason, change_events, created_events};
 use crate::domain::{Caller, DataFlags, Object, Permission, PermissionType, Status};
 use crate::error::ApiError;
@@ -318,24 +319,41 @@ macro_rules! object_columns {
 
 /// The rows that complete objects, in one statement: `(part, data_id, a, b, c, d)`
 /// with part 0 a tag (`a`), 1 an access and 2 an update recipient (`a`), 3 a
-/// rating slot (`a` slot, `b` count, `c` total, `d` initial value). Each table
-/// is joined as `$from <table> $on <table>.data_id = $key`.
+/// rating slot (`a` slot, `b` count, `c` total, `d` initial value); the listed
+/// parts only. Each table is joined as `$from <table> $on <table>.data_id = $key`.
 macro_rules! object_parts {
-    ($from:literal, $on:literal, $key:literal) => {
+    ($from:literal, $on:literal, $key:literal; $first:ident $(, $rest:ident)*) => {
+        concat!(
+            object_part!($first, $from, $on, $key)
+            $(, " UNION ALL ", object_part!($rest, $from, $on, $key))*
+        )
+    };
+}
+
+macro_rules! object_part {
+    (tags, $from:literal, $on:literal, $key:literal) => {
         concat!(
             "SELECT 0, t.data_id, t.tag, 0, 0, 0 FROM ",
             $from,
             "object_tags t ",
             $on,
             " t.data_id = ",
-            $key,
-            " UNION ALL SELECT 1 + r.kind, r.data_id, r.principal_id, 0, 0, 0 FROM ",
+            $key
+        )
+    };
+    (recipients, $from:literal, $on:literal, $key:literal) => {
+        concat!(
+            "SELECT 1 + r.kind, r.data_id, r.principal_id, 0, 0, 0 FROM ",
             $from,
             "object_recipients r ",
             $on,
             " r.data_id = ",
-            $key,
-            " UNION ALL SELECT 3, s.data_id, s.slot, s.count, s.total_value, s.initial_value FROM ",
+            $key
+        )
+    };
+    (ratings, $from:literal, $on:literal, $key:literal) => {
+        concat!(
+            "SELECT 3, s.data_id, s.slot, s.count, s.total_value, s.initial_value FROM ",
             $from,
             "rating_slots s ",
             $on,
@@ -423,7 +441,8 @@ pub fn load(conn: &Connection, id: u64) -> Result<Option<Object>, ApiError> {
     let Some(mut object) = stmt.query_row([sql_id(id)], object_from_row).optional()? else {
         return Ok(None);
     };
-    let mut stmt = conn.prepare_cached(object_parts!("", "WHERE", "?1"))?;
+    let mut stmt =
+        conn.prepare_cached(object_parts!("", "WHERE", "?1"; tags, recipients, ratings))?;
     let mut rows = stmt.query([sql_id(id)])?;
     while let Some(row) = rows.next()? {
         add_part(&mut object, row)?;
@@ -438,6 +457,12 @@ pub fn load(conn: &Connection, id: u64) -> Result<Option<Object>, ApiError> {
 /// order, seeking every id in the table's key, so no statement sorts or builds
 /// a temporary index.
 pub fn load_many(conn: &Connection, ids: &[u64]) -> Result<Vec<Object>, ApiError> {
+    load_showing(conn, ids, Shown::default())
+}
+
+/// [`load_many`], with tags and ratings left empty where `shown` says the
+/// answer does not show them (recipients are always loaded: every answer shows them).
+pub fn load_showing(conn: &Connection, ids: &[u64], shown: Shown) -> Result<Vec<Object>, ApiError> {
     use std::collections::{HashMap, HashSet};
     if ids.len() < 2 {
         return ids
@@ -467,8 +492,19 @@ pub fn load_many(conn: &Connection, ids: &[u64]) -> Result<Vec<Object>, ApiError
         .enumerate()
         .map(|(i, o)| (o.data_id, i))
         .collect();
-    let mut stmt =
-        conn.prepare_cached(object_parts!("rarray(?1) a CROSS JOIN ", "ON", "a.value"))?;
+    let parts = match (shown.tags, shown.ratings) {
+        (true, true) => {
+            object_parts!("rarray(?1) a CROSS JOIN ", "ON", "a.value"; tags, recipients, ratings)
+        }
+        (true, false) => {
+            object_parts!("rarray(?1) a CROSS JOIN ", "ON", "a.value"; tags, recipients)
+        }
+        (false, true) => {
+            object_parts!("rarray(?1) a CROSS JOIN ", "ON", "a.value"; recipients, ratings)
+        }
+        (false, false) => object_parts!("rarray(?1) a CROSS JOIN ", "ON", "a.value"; recipients),
+    };
+    let mut stmt = conn.prepare_cached(parts)?;
     let mut rows = stmt.query([&list])?;
     while let Some(row) = rows.next()? {
         if let Some(&i) = at.get(&(row.get::<_, i64>(1)? as u64)) {

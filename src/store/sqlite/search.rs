@@ -11,7 +11,7 @@ use crate::domain::search::{Offset, Owners, SearchPage, SearchRequest, SortColum
 use crate::domain::{Caller, PermissionType};
 use crate::error::ApiError;
 use crate::store::sqlite::SqliteStore;
-use crate::store::sqlite::objects::{ACCESS, load_many};
+use crate::store::sqlite::objects::{ACCESS, load_showing};
 use crate::store::{Search, StoreError};
 use async_trait::async_trait;
 
@@ -98,7 +98,7 @@ pub fn search(
             ids.reverse();
         }
         let ids: Vec<u64> = ids.into_iter().map(|id| id as u64).collect();
-        objects = load_many(conn, &ids)?;
+        objects = load_showing(conn, &ids, request.shown)?;
     }
     Ok(SearchPage {
         objects,
@@ -533,9 +533,10 @@ impl SearchSql {
 mod tests {
     use super::*;
     use crate::domain::Status;
+    use crate::domain::search::Shown;
     use crate::domain::search::Sort;
     use crate::store::Durability;
-    use crate::store::sqlite::objects::load;
+    use crate::store::sqlite::objects::{load, load_many};
 
     const NOW: i64 = 1_000_000;
 
@@ -899,20 +900,33 @@ mod tests {
             .unwrap();
         ids.reverse();
         ids.insert(7, 424_242);
-        let (many, one_by_one) = store
+        let (many, one_by_one, bare) = store
             .read_blocking(|c| {
                 let one: Vec<_> = ids
                     .iter()
                     .filter_map(|&id| load(c, id).transpose())
                     .collect();
+                let nothing_shown = Shown {
+                    tags: false,
+                    ratings: false,
+                };
                 Ok((
                     load_many(c, &ids)?,
                     one.into_iter().collect::<Result<Vec<_>, _>>()?,
+                    load_showing(c, &ids, nothing_shown)?,
                 ))
             })
             .unwrap();
         assert_eq!(many.len(), ids.len() - 1);
         assert_eq!(format!("{many:?}"), format!("{one_by_one:?}"));
+        // Not shown, not loaded: tags and ratings empty, recipients still there.
+        let mut stripped = one_by_one.clone();
+        for o in &mut stripped {
+            o.tags.clear();
+            o.ratings.clear();
+        }
+        assert_eq!(format!("{bare:?}"), format!("{stripped:?}"));
+        assert!(bare.iter().any(|o| !o.access.recipients.is_empty()));
         assert!(
             many.iter()
                 .any(|o| o.ratings.len() == 2 && !o.tags.is_empty())
