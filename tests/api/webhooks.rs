@@ -115,7 +115,12 @@ impl Receiver {
 
     /// The events answered with 200, once `n` of them have arrived.
     fn delivered(&self, n: usize) -> Vec<Hook> {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        self.delivered_within(n, Duration::from_secs(20))
+    }
+
+    /// [`Self::delivered`], waiting at most `wait`.
+    fn delivered_within(&self, n: usize, wait: Duration) -> Vec<Hook> {
+        let deadline = Instant::now() + wait;
         loop {
             let delivered: Vec<Hook> = self
                 .hooks()
@@ -400,6 +405,9 @@ fn events_made_while_the_receiver_is_down_arrive_after_a_restart() {
         ("NEXDS_WEBHOOK_SECRET", SECRET),
         ("NEXDS_WEBHOOK_RETRY_SECS", "0.05"),
         ("NEXDS_WEBHOOK_RETRY_MAX_SECS", "0.2"),
+        // A claim lasts 2 × this + 10 s: killed while it held one, the first
+        // server leaves those events to the next after 12 s.
+        ("NEXDS_WEBHOOK_TIMEOUT_SECS", "1"),
         ("NEXDS_BOOTSTRAP_TOKEN", token.as_str()),
         ("NEXDS_DURABILITY", "normal"),
     ];
@@ -434,7 +442,8 @@ fn events_made_while_the_receiver_is_down_arrive_after_a_restart() {
     }
     let receiver = Receiver::start_on(TcpListener::bind(("127.0.0.1", port)).unwrap(), &[]);
     let _server = serve(dir.path(), &envs, &[]);
-    let hooks = receiver.delivered(4);
+    // The dead server's claim, if it held one, runs out first (12 s).
+    let hooks = receiver.delivered_within(4, Duration::from_secs(40));
     hooks.iter().for_each(check_hook);
     let got: Vec<(String, u64)> = hooks
         .iter()
