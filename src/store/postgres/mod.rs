@@ -344,31 +344,18 @@ impl PgStore {
         A: Send + Sync + 'static,
         T: Send + 'static,
     {
-        let started = Instant::now();
-        let mut attempt = 0u32;
-        let value = loop {
-            let run = async {
-                let mut client = self.inner.pool.get().await?;
-                let tx = client
-                    .build_transaction()
-                    .isolation_level(IsolationLevel::Serializable)
-                    .start()
-                    .await?;
-                let value = f(&tx, &args).await?;
-                tx.commit().await?;
-                Ok::<_, PgError>(value)
-            }
-            .await;
-            match run {
-                Err(e) if e.is_conflict() && started.elapsed() < RETRY_FOR => {
-                    attempt += 1;
-                    metrics::counter!(telemetry::DB_RETRIES).increment(1);
-                    tokio::time::sleep(backoff(attempt)).await;
-                }
-                other => break other,
-            }
-        };
-        metrics::histogram!(telemetry::DB_DURATION, "mode" => "write").record(started.elapsed());
+        let value = retry_conflicts(|| async {
+            let mut client = self.inner.pool.get().await?;
+            let tx = client
+                .build_transaction()
+                .isolation_level(IsolationLevel::Serializable)
+                .start()
+                .await?;
+            let value = f(&tx, &args).await?;
+            tx.commit().await?;
+            Ok::<_, PgError>(value)
+        })
+        .await;
         Ok(value?)
     }
 }
@@ -426,6 +413,30 @@ impl deadpool_postgres::Connect for ConnectOnOwnRuntime {
 /// How long a unit aborted `attempt` times waits before it runs again: a random
 /// part of a window that doubles from 1 ms to 64 ms, so the losers of one conflict
 /// do not meet again at once.
+/// Runs `run` (one whole transaction) again from scratch while PostgreSQL aborts
+/// it for a conflict with another writer (serialization failure, deadlock), for
+/// up to [`RETRY_FOR`] with [`backoff`], counting each retry; the time it all
+/// took is recorded as one write.
+pub(crate) async fn retry_conflicts<T, Fut>(mut run: impl FnMut() -> Fut) -> Result<T, PgError>
+where
+    Fut: Future<Output = Result<T, PgError>>,
+{
+    let started = Instant::now();
+    let mut attempt = 0u32;
+    let outcome = loop {
+        match run().await {
+            Err(e) if e.is_conflict() && started.elapsed() < RETRY_FOR => {
+                attempt += 1;
+                metrics::counter!(telemetry::DB_RETRIES).increment(1);
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            other => break other,
+        }
+    };
+    metrics::histogram!(telemetry::DB_DURATION, "mode" => "write").record(started.elapsed());
+    outcome
+}
+
 pub(crate) fn backoff(attempt: u32) -> Duration {
     let window_us = 1000u64 << attempt.min(6);
     let mut random = [0u8; 8];

@@ -19,8 +19,6 @@
 //! write) is the latest committed state after the lock. A reset runs
 //! `SERIALIZABLE`. Nothing is answered before the commit that holds it.
 
-use std::time::Instant;
-
 use std::collections::HashMap;
 
 use async_trait::async_trait;
@@ -37,10 +35,9 @@ use crate::error::ApiError;
 use crate::store::postgres::friends::known_friends;
 use crate::store::postgres::objects::{load, update_each};
 use crate::store::postgres::{
-    PgError, PgStore, RETRY_FOR, Tx, backoff, execute, opt_row, rows, sql_id,
+    PgError, PgStore, Tx, execute, opt_row, retry_conflicts, rows, sql_id,
 };
 use crate::store::{Ratings, StoreError};
-use crate::telemetry;
 
 #[async_trait]
 impl Ratings for PgStore {
@@ -135,20 +132,7 @@ pub(crate) fn spawn_rater(pool: Pool, runtime: &Handle) -> mpsc::Sender<RateJob>
 /// result. If the transaction fails, every job gets the error (nothing of the
 /// batch was written).
 async fn rate_batch(pool: &Pool, batch: &[RateJob]) -> Vec<Result<Vec<RatingTotals>, StoreError>> {
-    let started = Instant::now();
-    let mut attempt = 0;
-    let outcome = loop {
-        match try_rate_batch(pool, batch).await {
-            Err(e) if e.is_conflict() && started.elapsed() < RETRY_FOR => {
-                attempt += 1;
-                metrics::counter!(telemetry::DB_RETRIES).increment(1);
-                tokio::time::sleep(backoff(attempt)).await;
-            }
-            other => break other,
-        }
-    };
-    metrics::histogram!(telemetry::DB_DURATION, "mode" => "write").record(started.elapsed());
-    match outcome {
+    match retry_conflicts(|| try_rate_batch(pool, batch)).await {
         Ok(results) => results,
         Err(e) => {
             log::error!("rating writer: {e}");
