@@ -538,6 +538,18 @@ impl TestApp {
         &self.store
     }
 
+    /// One janitor pass over this app's store and files, as if it were `now`.
+    pub fn janitor_pass(&self, now: i64) -> nexds::janitor::Report {
+        actix_web::rt::System::new()
+            .block_on(nexds::janitor::run_once(
+                self.store(),
+                &self.blobs(),
+                self.settings.retention(),
+                now,
+            ))
+            .expect("janitor")
+    }
+
     /// The server's file store, opened beside it (as `nexds purge` does).
     pub fn blobs(&self) -> nexds::blob::Blobs {
         nexds::startup::open_blobs(&self.settings, &self.base).expect("blobs")

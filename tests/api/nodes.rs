@@ -229,18 +229,7 @@ fn the_janitor_of_two_nodes_at_once_removes_each_row_once() {
     let reports: Vec<_> = std::thread::scope(|scope| {
         let runs: Vec<_> = [&a, &b]
             .into_iter()
-            .map(|app| {
-                scope.spawn(move || {
-                    actix_web::rt::System::new()
-                        .block_on(nexds::janitor::run_once(
-                            app.store(),
-                            &app.blobs(),
-                            app.settings.retention(),
-                            now,
-                        ))
-                        .unwrap()
-                })
-            })
+            .map(|app| scope.spawn(move || app.janitor_pass(now)))
             .collect();
         runs.into_iter().map(|r| r.join().unwrap()).collect()
     });
@@ -274,16 +263,7 @@ fn a_complete_racing_another_nodes_janitor_is_all_or_nothing() {
         let later =
             time::OffsetDateTime::now_utc().unix_timestamp() + b.settings.upload_timeout_secs + 1;
         let done = std::thread::scope(|scope| {
-            let janitor = scope.spawn(|| {
-                actix_web::rt::System::new()
-                    .block_on(nexds::janitor::run_once(
-                        b.store(),
-                        &b.blobs(),
-                        b.settings.retention(),
-                        later,
-                    ))
-                    .unwrap()
-            });
+            let janitor = scope.spawn(|| b.janitor_pass(later));
             let done = a.complete(&a.title, form.data_id);
             janitor.join().unwrap();
             done

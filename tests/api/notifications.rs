@@ -1,7 +1,6 @@
 //! Notifications (DESIGN §15): who gets one when an object flagged
 //! `use_notification_on_post` becomes visible, reading them, and the janitor.
 
-use nexds::janitor;
 use nexds_test_macros::backends;
 
 use crate::helpers::{Resp, TestApp, V2, spawn_app};
@@ -228,14 +227,7 @@ fn the_janitor_removes_notifications_older_than_thirty_days() {
         30 * DAY + 1
     ));
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let report = actix_web::rt::System::new()
-        .block_on(janitor::run_once(
-            app.store(),
-            &app.blobs(),
-            app.settings.retention(),
-            now,
-        ))
-        .expect("janitor");
+    let report = app.janitor_pass(now);
     assert_eq!(report.notifications, 1);
     assert_eq!(notified(&app, 7), vec![recent]);
 }

@@ -428,16 +428,7 @@ fn an_upload_posted_after_the_erase_is_undone_when_its_form_expires() {
         1,
         "the key waits for the form to expire"
     );
-    let janitor = |now: i64| {
-        actix_web::rt::System::new()
-            .block_on(nexds::janitor::run_once(
-                app.store(),
-                &app.blobs(),
-                app.settings.retention(),
-                now,
-            ))
-            .unwrap()
-    };
+    let janitor = |now: i64| app.janitor_pass(now);
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     assert_eq!(janitor(now).files, 0, "not before the form expires");
     assert_eq!(janitor(now + app.settings.upload_form_secs + 1).files, 1);

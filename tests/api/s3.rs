@@ -208,14 +208,7 @@ fn the_janitor_purges_expired_and_deleted_objects_from_garage() {
     app.age(expired, "expire_time", 2 * 86_400);
 
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let report = actix_web::rt::System::new()
-        .block_on(nexds::janitor::run_once(
-            app.store(),
-            &app.blobs(),
-            app.settings.retention(),
-            now,
-        ))
-        .unwrap();
+    let report = app.janitor_pass(now);
     assert_eq!(
         (report.rows.deleted, report.rows.expired, report.files),
         (1, 1, 2)

@@ -56,15 +56,7 @@ fn replays_change_nothing_anyone_downloads(app: &TestApp) -> Vec<String> {
 
 /// A janitor pass as if `secs` seconds had gone by.
 fn janitor_after(app: &TestApp, secs: i64) -> nexds::janitor::Report {
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    actix_web::rt::System::new()
-        .block_on(nexds::janitor::run_once(
-            app.store(),
-            &app.blobs(),
-            app.settings.retention(),
-            now + secs,
-        ))
-        .expect("janitor")
+    app.janitor_pass(time::OffsetDateTime::now_utc().unix_timestamp() + secs)
 }
 
 #[backends]

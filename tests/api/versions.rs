@@ -193,15 +193,7 @@ fn version_errors_are_clear_and_change_nothing() {
 }
 
 fn run_janitor(app: &TestApp) -> nexds::janitor::Report {
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    actix_web::rt::System::new()
-        .block_on(nexds::janitor::run_once(
-            app.store(),
-            &app.blobs(),
-            app.settings.retention(),
-            now,
-        ))
-        .unwrap()
+    app.janitor_pass(time::OffsetDateTime::now_utc().unix_timestamp())
 }
 
 fn age_version(app: &TestApp, id: u64, version: u32, column: &str, secs: i64) {
