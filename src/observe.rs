@@ -186,25 +186,36 @@ thread_local! {
 /// The request counter and the duration histogram of one kind of request.
 fn http_metrics(method: &'static str, route: &str, status: u16) -> (Counter, Histogram) {
     HTTP_METRICS.with_borrow_mut(|routes| {
-        if !routes.contains_key(route) {
-            routes.insert(route.to_owned(), HashMap::new());
+        if let Some(by_answer) = routes.get_mut(route) {
+            return handles(by_answer, method, route, status);
         }
-        let by_answer = routes.get_mut(route).expect("inserted above");
-        by_answer
-            .entry((method, status))
-            .or_insert_with(|| {
-                (
-                    metrics::counter!(
-                        telemetry::HTTP_REQUESTS,
-                        "method" => method,
-                        "route" => route.to_owned(),
-                        "status" => status.to_string()
-                    ),
-                    metrics::histogram!(telemetry::HTTP_DURATION, "route" => route.to_owned()),
-                )
-            })
-            .clone()
+        let mut by_answer = ByAnswer::new();
+        let found = handles(&mut by_answer, method, route, status);
+        routes.insert(route.to_owned(), by_answer);
+        found
     })
+}
+
+fn handles(
+    by_answer: &mut ByAnswer,
+    method: &'static str,
+    route: &str,
+    status: u16,
+) -> (Counter, Histogram) {
+    by_answer
+        .entry((method, status))
+        .or_insert_with(|| {
+            (
+                metrics::counter!(
+                    telemetry::HTTP_REQUESTS,
+                    "method" => method,
+                    "route" => route.to_owned(),
+                    "status" => status.to_string()
+                ),
+                metrics::histogram!(telemetry::HTTP_DURATION, "route" => route.to_owned()),
+            )
+        })
+        .clone()
 }
 
 /// The method as a metric label: the standard ones, anything else `other` (a
