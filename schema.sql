@@ -344,3 +344,109 @@ CREATE INDEX objects_search_by_updated_time ON objects (namespace, state, status
     data_id, expire_time, data_type, owner_id, access_type, created_time, size, name);
 
 PRAGMA user_version = 5;
+
+-- Search blocks (version 6)
+-- The same counts as search_counts (every object, per data_type, per tag; by namespace,
+-- status and public or not), by block of 16,384 data_ids (data_id >> 14) instead of by
+-- expiry, of the finished objects expiring after the horizon (search_horizon). How many
+-- matches of a counted search come before a data_id is the sum over the blocks before its
+-- own, so offset=any finds where its window starts by reading one row per block and
+-- skipping only within one block, rather than skipping up to half the matches
+-- (src/store/sqlite/search.rs). The janitor moves the horizon up to its now (taking off
+-- what expired in between); a search corrects by the few objects expiring between the
+-- horizon and its own now. Rows that drop to 0 stay.
+CREATE TABLE search_horizon (
+    id       INTEGER PRIMARY KEY CHECK (id = 0),
+    horizon  INTEGER NOT NULL      -- UNIX seconds
+);
+INSERT INTO search_horizon (id, horizon) VALUES (0, unixepoch());
+CREATE TABLE search_blocks (
+    namespace  TEXT    NOT NULL,
+    status     INTEGER NOT NULL,
+    kind       INTEGER NOT NULL,   -- as in search_counts
+    key                NOT NULL,
+    block      INTEGER NOT NULL,   -- data_id >> 14
+    public     INTEGER NOT NULL,
+    n          INTEGER NOT NULL,
+    PRIMARY KEY (namespace, status, kind, key, block, public)
+) WITHOUT ROWID;
+INSERT INTO search_blocks (namespace, status, kind, key, block, public, n)
+    SELECT namespace, status, 0, 0, data_id >> 14, access_type = 0, count(*)
+    FROM objects WHERE state = 1 AND expire_time > (SELECT horizon FROM search_horizon)
+    GROUP BY 1, 2, 5, 6;
+INSERT INTO search_blocks (namespace, status, kind, key, block, public, n)
+    SELECT namespace, status, 1, data_type, data_id >> 14, access_type = 0, count(*)
+    FROM objects WHERE state = 1 AND expire_time > (SELECT horizon FROM search_horizon)
+    GROUP BY 1, 2, 4, 5, 6;
+INSERT INTO search_blocks (namespace, status, kind, key, block, public, n)
+    SELECT o.namespace, o.status, 2, t.tag, o.data_id >> 14, o.access_type = 0, count(*)
+    FROM object_tags t JOIN objects o ON o.data_id = t.data_id
+    WHERE o.state = 1 AND o.expire_time > (SELECT horizon FROM search_horizon)
+    GROUP BY 1, 2, 4, 5, 6;
+
+CREATE TRIGGER objects_block_insert AFTER INSERT ON objects
+    WHEN NEW.state = 1 AND NEW.expire_time > (SELECT horizon FROM search_horizon)
+BEGIN
+    INSERT INTO search_blocks (namespace, status, kind, key, block, public, n)
+        SELECT NEW.namespace, NEW.status, k.kind, k.key, NEW.data_id >> 14,
+            NEW.access_type = 0, 1
+        FROM (SELECT 0 AS kind, 0 AS key UNION ALL SELECT 1, NEW.data_type) k
+        WHERE true
+        ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+-- Its tags go first, through object_tags_block_delete, in objects_count_delete.
+CREATE TRIGGER objects_block_delete BEFORE DELETE ON objects
+    WHEN OLD.state = 1 AND OLD.expire_time > (SELECT horizon FROM search_horizon)
+BEGIN
+    UPDATE search_blocks SET n = n - 1
+        FROM (SELECT 0 AS kind, 0 AS key UNION ALL SELECT 1, OLD.data_type) k
+        WHERE namespace = OLD.namespace AND status = OLD.status
+        AND search_blocks.kind = k.kind AND search_blocks.key = k.key
+        AND block = OLD.data_id >> 14 AND public = (OLD.access_type = 0);
+END;
+-- Counted before (c_old) or after (c_new): finished and expiring after the horizon.
+CREATE TRIGGER objects_block_update
+    AFTER UPDATE OF namespace, state, status, data_type, access_type, expire_time ON objects
+    WHEN ((OLD.state = 1 AND OLD.expire_time > (SELECT horizon FROM search_horizon))
+        OR (NEW.state = 1 AND NEW.expire_time > (SELECT horizon FROM search_horizon)))
+        AND ((OLD.state = 1 AND OLD.expire_time > (SELECT horizon FROM search_horizon))
+            IS NOT (NEW.state = 1 AND NEW.expire_time > (SELECT horizon FROM search_horizon))
+        OR OLD.namespace IS NOT NEW.namespace OR OLD.status IS NOT NEW.status
+        OR OLD.data_type IS NOT NEW.data_type OR (OLD.access_type = 0) IS NOT (NEW.access_type = 0))
+BEGIN
+    UPDATE search_blocks SET n = n - 1
+        FROM (SELECT 0 AS kind, 0 AS key UNION ALL SELECT 1, OLD.data_type
+              UNION ALL SELECT 2, tag FROM object_tags WHERE data_id = OLD.data_id) k,
+            search_horizon h
+        WHERE OLD.state = 1 AND OLD.expire_time > h.horizon
+        AND namespace = OLD.namespace AND status = OLD.status
+        AND search_blocks.kind = k.kind AND search_blocks.key = k.key
+        AND block = OLD.data_id >> 14 AND public = (OLD.access_type = 0);
+    INSERT INTO search_blocks (namespace, status, kind, key, block, public, n)
+        SELECT NEW.namespace, NEW.status, k.kind, k.key, NEW.data_id >> 14,
+            NEW.access_type = 0, 1
+        FROM (SELECT 0 AS kind, 0 AS key UNION ALL SELECT 1, NEW.data_type
+              UNION ALL SELECT 2, tag FROM object_tags WHERE data_id = NEW.data_id) k,
+            search_horizon h
+        WHERE NEW.state = 1 AND NEW.expire_time > h.horizon
+        ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER object_tags_block_insert AFTER INSERT ON object_tags
+BEGIN
+    INSERT INTO search_blocks (namespace, status, kind, key, block, public, n)
+        SELECT o.namespace, o.status, 2, NEW.tag, o.data_id >> 14, o.access_type = 0, 1
+        FROM objects o, search_horizon h
+        WHERE o.data_id = NEW.data_id AND o.state = 1 AND o.expire_time > h.horizon
+        ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER object_tags_block_delete AFTER DELETE ON object_tags
+BEGIN
+    UPDATE search_blocks SET n = n - 1
+        FROM (SELECT namespace AS ns, status AS st, access_type = 0 AS pub
+              FROM objects, search_horizon h
+              WHERE data_id = OLD.data_id AND state = 1 AND expire_time > h.horizon) o
+        WHERE namespace = o.ns AND status = o.st AND kind = 2 AND key = OLD.tag
+        AND block = OLD.data_id >> 14 AND public = o.pub;
+END;
+
+PRAGMA user_version = 6;

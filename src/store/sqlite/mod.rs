@@ -35,7 +35,7 @@ use crate::telemetry;
 /// The whole current schema, for a new database.
 const SCHEMA: &str = include_str!("../../../schema.sql");
 /// The `PRAGMA user_version` that `schema.sql` creates.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// The upgrade to `version`: the part of `schema.sql` from the comment line that
 /// marks `(version N)` to the next such mark, so an upgraded database gets exactly
@@ -559,6 +559,10 @@ mod tests {
         assert!(v5.starts_with("-- Search counts (version 5)"), "{v5}");
         assert!(v5.contains("CREATE TABLE search_counts"));
         assert!(!v5.contains("webhook_outbox"));
+        let v6 = upgrade_sql(6).unwrap();
+        assert!(v6.starts_with("-- Search blocks (version 6)"), "{v6}");
+        assert!(v6.contains("CREATE TABLE search_blocks"));
+        assert!(!v6.contains("CREATE TABLE search_counts"));
         assert!(upgrade_sql(SCHEMA_VERSION + 1).is_none());
         for version in 2..=SCHEMA_VERSION {
             assert!(upgrade_sql(version).is_some(), "version {version}");

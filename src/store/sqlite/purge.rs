@@ -8,8 +8,8 @@ use crate::blob;
 use crate::error::ApiError;
 
 use crate::domain::object::State;
-use crate::store::sqlite::SqliteStore;
 use crate::store::sqlite::objects::sql_id;
+use crate::store::sqlite::{SqliteStore, search};
 use crate::store::{Purge, Purged, StoreError};
 use async_trait::async_trait;
 
@@ -59,6 +59,7 @@ impl Purge for SqliteStore {
                     ))?
                     .execute(params![state, bound, limit as i64])?;
             }
+            search::advance_horizon(tx, now)?;
             Ok(purged)
         })
         .await

@@ -7,7 +7,9 @@ use rusqlite::Connection;
 use rusqlite::types::Value;
 
 use crate::domain::object::State;
-use crate::domain::search::{Offset, Owners, SearchPage, SearchRequest, SortColumn, TimeRange};
+use crate::domain::search::{
+    Offset, Owners, SearchPage, SearchRequest, Sort, SortColumn, TimeRange,
+};
 use crate::domain::{Caller, PermissionType};
 use crate::error::ApiError;
 use crate::store::sqlite::SqliteStore;
@@ -73,31 +75,16 @@ pub fn search(
     let mut objects = Vec::new();
     if offset < total {
         let end = total.min(offset.saturating_add(u64::from(request.limit)));
-        // Past the middle, the window is read from the other end: fewer rows
-        // skipped, and as exact, since total is.
-        let reversed = offset > total / 2;
-        let skip = if reversed { total - end } else { offset };
-        let driver = match &counted {
-            Some(counted) => counted.page_driver(conn, request, skip + (end - offset), total)?,
-            None => Driver::of(request),
+        let seek = match &counted {
+            Some(counted) if Counted::seeks(caller, request, offset, end, total) => {
+                counted.seek(conn, caller, request, now, offset..end, total)?
+            }
+            _ => None,
         };
-        let query = SearchSql::driven_by(driver, caller, request, now);
-        // SQLite offsets are signed; no search has that many matches anyway.
-        let page = [
-            (":limit", Value::from((end - offset) as i64)),
-            (
-                ":offset",
-                Value::from(i64::try_from(skip).unwrap_or(i64::MAX)),
-            ),
-        ];
-        let mut stmt = conn.prepare_cached(&query.page(request, reversed))?;
-        let mut ids: Vec<i64> = stmt
-            .query_map(&*query.params(&page), |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
-        if reversed {
-            ids.reverse();
-        }
-        let ids: Vec<u64> = ids.into_iter().map(|id| id as u64).collect();
+        let ids = match seek {
+            Some(ids) => ids,
+            None => skip_to(conn, caller, request, now, &counted, offset, end, total)?,
+        };
         objects = load_showing(conn, &ids, request.shown)?;
     }
     Ok(SearchPage {
@@ -105,6 +92,46 @@ pub fn search(
         offset,
         total,
     })
+}
+
+/// The data_ids of matches `offset..end` of `total`, by skipping the ones before
+/// in the page's own order. Past the middle, the window is read from the other
+/// end: fewer rows skipped, and as exact, since total is.
+#[allow(clippy::too_many_arguments)]
+fn skip_to(
+    conn: &Connection,
+    caller: &Caller,
+    request: &SearchRequest,
+    now: i64,
+    counted: &Option<Counted>,
+    offset: u64,
+    end: u64,
+    total: u64,
+) -> Result<Vec<u64>, ApiError> {
+    let reversed = offset > total / 2;
+    let skip = if reversed { total - end } else { offset };
+    let driver = match counted {
+        Some(counted) => counted.page_driver(conn, request, skip + (end - offset), total)?,
+        None => Driver::of(request),
+    };
+    let query = SearchSql::driven_by(driver, caller, request, now);
+    // SQLite offsets are signed; no search has that many matches anyway.
+    let page = [
+        (":limit", Value::from((end - offset) as i64)),
+        (
+            ":offset",
+            Value::from(i64::try_from(skip).unwrap_or(i64::MAX)),
+        ),
+    ];
+    let mut stmt = conn.prepare_cached(&query.page(request, reversed))?;
+    let mut ids: Vec<u64> = stmt
+        .query_map(&*query.params(&page), |r| r.get::<_, i64>(0))?
+        .map(|id| id.map(|id| id as u64))
+        .collect::<Result<_, _>>()?;
+    if reversed {
+        ids.reverse();
+    }
+    Ok(ids)
 }
 
 /// A search whose total comes from `search_counts` (schema.sql, version 5): no
@@ -117,6 +144,57 @@ struct Counted {
 /// The buckets of `search_counts`: hours and days.
 const HOUR: i64 = 3600;
 const DAY: i64 = 24 * HOUR;
+
+/// `search_blocks` holds blocks of `1 << BLOCK_BITS` data_ids (schema.sql).
+const BLOCK_BITS: u32 = 14;
+/// Windows nearer than this to an end of the matches skip to it; further ones seek.
+const SEEK_AFTER: u64 = 1000;
+/// At most this many objects expiring between the horizon and now are looked at
+/// one by one; more, and the search skips instead of seeking.
+const HORIZON_LAG_MAX: usize = 2000;
+
+/// Moves the horizon of `search_blocks` up to `now` (never back), in the
+/// janitor's transaction: what expired since the last move stops being counted.
+pub(super) fn advance_horizon(conn: &Connection, now: i64) -> Result<(), ApiError> {
+    move_horizon(conn, now, false)
+}
+
+/// Moves the horizon of `search_blocks` to `to` (back too, if `back`): the
+/// objects expiring in between stop (or start) being counted.
+fn move_horizon(conn: &Connection, to: i64, back: bool) -> Result<(), ApiError> {
+    let horizon: i64 = conn
+        .prepare_cached("SELECT horizon FROM search_horizon")?
+        .query_row([], |r| r.get(0))?;
+    if to == horizon || (to < horizon && !back) {
+        return Ok(());
+    }
+    let (after, until, sign) = if to > horizon {
+        (horizon, to, -1)
+    } else {
+        (to, horizon, 1)
+    };
+    // Through objects_expire: the objects expiring in (after, until], by kind.
+    conn.prepare_cached(
+        "INSERT INTO search_blocks (namespace, status, kind, key, block, public, n)
+         SELECT namespace, status, kind, key, block, public, :sign * count(*) FROM (
+             SELECT namespace, status, 0 AS kind, 0 AS key, data_id >> 14 AS block,
+                 access_type = 0 AS public
+             FROM objects WHERE state = 1 AND expire_time > :after AND expire_time <= :until
+             UNION ALL
+             SELECT namespace, status, 1, data_type, data_id >> 14, access_type = 0
+             FROM objects WHERE state = 1 AND expire_time > :after AND expire_time <= :until
+             UNION ALL
+             SELECT o.namespace, o.status, 2, t.tag, o.data_id >> 14, o.access_type = 0
+             FROM objects o JOIN object_tags t ON t.data_id = o.data_id
+             WHERE o.state = 1 AND o.expire_time > :after AND o.expire_time <= :until)
+         GROUP BY 1, 2, 3, 4, 5, 6
+         ON CONFLICT DO UPDATE SET n = n + excluded.n",
+    )?
+    .execute(rusqlite::named_params! {":sign": sign, ":after": after, ":until": until})?;
+    conn.prepare_cached("UPDATE search_horizon SET horizon = ?1")?
+        .execute([to])?;
+    Ok(())
+}
 
 impl Counted {
     fn of(request: &SearchRequest) -> Option<Counted> {
@@ -215,6 +293,192 @@ impl Counted {
         Ok(total)
     }
 
+    /// Whether a window is found through `search_blocks` ([`Counted::seek`]): in
+    /// data_id order, for a title token (the blocks count every visibility class),
+    /// and further than [`SEEK_AFTER`] matches from either end.
+    fn seeks(caller: &Caller, request: &SearchRequest, offset: u64, end: u64, total: u64) -> bool {
+        caller.principal.is_none()
+            && request.sort.column == SortColumn::DataId
+            && offset.min(total - end) > SEEK_AFTER
+    }
+
+    /// The data_ids of matches `window` of `total` in `request`'s order, found by
+    /// summing `search_blocks` from the nearer end up to the block where the window
+    /// starts, then skipping only within that block. The blocks count the objects
+    /// expiring after the horizon; those between it and `now` are taken off (or
+    /// added, if the horizon is ahead of `now`). None when there are more of those
+    /// than [`HORIZON_LAG_MAX`] (the janitor is behind), or the blocks disagree
+    /// with `total`: the caller then skips as before.
+    fn seek(
+        &self,
+        conn: &Connection,
+        caller: &Caller,
+        request: &SearchRequest,
+        now: i64,
+        window: std::ops::Range<u64>,
+        total: u64,
+    ) -> Result<Option<Vec<u64>>, ApiError> {
+        // The window in ascending data_id order, and how many matches lie before
+        // it on the side it is nearer to.
+        let (first, last) = if request.sort.descending {
+            (total - window.end, total - window.start)
+        } else {
+            (window.start, window.end)
+        };
+        let from_top = first > total - last;
+        let beyond = if from_top { total - last } else { first };
+        let Some((lag, sign)) = self.horizon_lag(conn, caller, request, now)? else {
+            return Ok(None);
+        };
+        let mut stmt = conn.prepare_cached(if from_top {
+            "SELECT block, sum(n) FROM search_blocks WHERE namespace = ?1 AND status = ?2
+             AND kind = ?3 AND key = ?4 GROUP BY block ORDER BY block DESC"
+        } else {
+            "SELECT block, sum(n) FROM search_blocks WHERE namespace = ?1 AND status = ?2
+             AND kind = ?3 AND key = ?4 GROUP BY block ORDER BY block"
+        })?;
+        let mut rows = stmt.query(rusqlite::params![
+            caller.namespace,
+            request.status as i64,
+            self.kind,
+            self.key
+        ])?;
+        // Blocks in walk order: the rows, and the blocks of lagging objects, which
+        // have no row when nothing in them was ever counted.
+        let mut lag_blocks: Vec<(i64, i64)> = Vec::new();
+        for &id in &lag {
+            match lag_blocks.last_mut() {
+                Some((block, n)) if *block == id >> BLOCK_BITS => *n += 1,
+                _ => lag_blocks.push((id >> BLOCK_BITS, 1)),
+            }
+        }
+        if from_top {
+            lag_blocks.reverse();
+        }
+        let mut lag_blocks = lag_blocks.into_iter().peekable();
+        let comes_first = |a: i64, b: i64| if from_top { a > b } else { a < b };
+        let mut next_row = || -> rusqlite::Result<Option<(i64, i64)>> {
+            rows.next()?.map(|r| Ok((r.get(0)?, r.get(1)?))).transpose()
+        };
+        let mut row = next_row()?;
+        let mut passed: u64 = 0;
+        loop {
+            let (block, counted, lagging) = match (row, lag_blocks.peek().copied()) {
+                (None, None) => break,
+                (Some((block, n)), Some((lagged, lagging))) if lagged == block => {
+                    lag_blocks.next();
+                    row = next_row()?;
+                    (block, n, lagging)
+                }
+                (Some((block, _)), Some((lagged, lagging))) if comes_first(lagged, block) => {
+                    lag_blocks.next();
+                    (lagged, 0, lagging)
+                }
+                (None, Some((lagged, lagging))) => {
+                    lag_blocks.next();
+                    (lagged, 0, lagging)
+                }
+                (Some((block, n)), _) => {
+                    row = next_row()?;
+                    (block, n, 0)
+                }
+            };
+            let (low, high) = (block << BLOCK_BITS, (block + 1) << BLOCK_BITS);
+            let here = (counted + sign * lagging).max(0) as u64;
+            if passed + here <= beyond {
+                passed += here;
+                continue;
+            }
+            let driver = if self.kind == 0 {
+                Driver::Id
+            } else {
+                Driver::of(request)
+            };
+            let mut query = SearchSql::driven_by(driver, caller, request, now);
+            let bound = if from_top {
+                format!("{} < :bound", query.data_id)
+            } else {
+                format!("{} >= :bound", query.data_id)
+            };
+            query.and(&bound, ":bound", if from_top { high } else { low });
+            let by_id = Sort {
+                column: SortColumn::DataId,
+                descending: false,
+            };
+            let page = [
+                (":limit", Value::from((last - first) as i64)),
+                (":offset", Value::from((beyond - passed) as i64)),
+            ];
+            let mut stmt = conn.prepare_cached(&query.page_sorted(by_id, from_top))?;
+            let mut ids: Vec<u64> = stmt
+                .query_map(&*query.params(&page), |r| r.get::<_, i64>(0))?
+                .map(|id| id.map(|id| id as u64))
+                .collect::<Result<_, _>>()?;
+            if from_top != request.sort.descending {
+                ids.reverse();
+            }
+            return Ok((ids.len() as u64 == last - first).then_some(ids));
+        }
+        Ok(None)
+    }
+
+    /// The matches whose expiry lies between the horizon and `now`, sorted, with
+    /// the sign they count with in the blocks: -1 when the horizon is behind `now`
+    /// (counted, no longer visible), +1 when it is ahead (visible, not counted).
+    fn horizon_lag(
+        &self,
+        conn: &Connection,
+        caller: &Caller,
+        request: &SearchRequest,
+        now: i64,
+    ) -> Result<Option<(Vec<i64>, i64)>, ApiError> {
+        let horizon: i64 = conn
+            .prepare_cached("SELECT horizon FROM search_horizon")?
+            .query_row([], |r| r.get(0))?;
+        let (after, until, sign) = if horizon <= now {
+            (horizon, now, -1)
+        } else {
+            (now, horizon, 1)
+        };
+        // Every object expiring in between, up to the limit, and whether it matches.
+        let mut stmt = conn.prepare_cached(
+            "SELECT o.data_id, o.namespace = :namespace AND o.status = :status
+                AND CASE :kind WHEN 0 THEN 1 WHEN 1 THEN o.data_type = :key
+                    ELSE EXISTS (SELECT 1 FROM object_tags x WHERE x.data_id = o.data_id
+                                 AND x.tag = :key) END
+             FROM (SELECT data_id FROM objects INDEXED BY objects_expire
+                   WHERE state = 1 AND expire_time > :after AND expire_time <= :until
+                   LIMIT :most) e
+             CROSS JOIN objects o ON o.data_id = e.data_id",
+        )?;
+        let rows = stmt.query_map(
+            rusqlite::named_params! {
+                ":namespace": caller.namespace,
+                ":status": request.status as i64,
+                ":kind": self.kind,
+                ":key": self.key,
+                ":after": after,
+                ":until": until,
+                ":most": HORIZON_LAG_MAX as i64 + 1,
+            },
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, bool>(1)?)),
+        )?;
+        let mut seen = 0;
+        let mut lag = Vec::new();
+        for row in rows {
+            let (id, matches) = row?;
+            seen += 1;
+            if matches {
+                lag.push(id);
+            }
+        }
+        if seen > HORIZON_LAG_MAX {
+            return Ok(None);
+        }
+        lag.sort_unstable();
+        Ok(Some((lag, sign)))
+    }
+
     fn count(
         &self,
         conn: &Connection,
@@ -276,6 +540,8 @@ enum Driver {
     Type,
     Tag,
     UpdatedTime,
+    /// Every object in data_id order (a window found through `search_blocks`).
+    Id,
     /// Objects expiring between now and `:hour_end` (counts only).
     Expiring,
     /// The non-public objects of `:me` (counts only).
@@ -323,6 +589,7 @@ impl Driver {
                  CROSS JOIN objects o INDEXED BY objects_search_by_id"
             }
             Driver::UpdatedTime => "objects o INDEXED BY objects_search_by_updated_time",
+            Driver::Id => "objects o INDEXED BY objects_search_by_id",
             Driver::Expiring => "objects o INDEXED BY objects_expire",
             Driver::Mine => "objects o INDEXED BY objects_search_by_owner",
             Driver::Recipient => {
@@ -487,12 +754,17 @@ impl SearchSql {
     /// The page's data_ids, sorted, with data_id breaking ties in the same direction.
     /// `reversed`: in the opposite order (the window counted from the end).
     fn page(&self, request: &SearchRequest, reversed: bool) -> String {
-        let direction = if request.sort.descending != reversed {
+        self.page_sorted(request.sort, reversed)
+    }
+
+    /// [`SearchSql::page`] in the order of `sort`.
+    fn page_sorted(&self, sort: Sort, reversed: bool) -> String {
+        let direction = if sort.descending != reversed {
             "DESC"
         } else {
             "ASC"
         };
-        let column = match request.sort.column {
+        let column = match sort.column {
             SortColumn::DataId => self.data_id,
             SortColumn::Size => "o.size",
             SortColumn::Name => "o.name",
@@ -501,7 +773,7 @@ impl SearchSql {
             SortColumn::UpdatedTime => "o.updated_time",
             SortColumn::OwnerId => "o.owner_id",
         };
-        let order = match request.sort.column {
+        let order = match sort.column {
             SortColumn::DataId => format!("{column} {direction}"),
             _ => format!("{column} {direction}, {} {direction}", self.data_id),
         };
@@ -534,7 +806,6 @@ mod tests {
     use super::*;
     use crate::domain::Status;
     use crate::domain::search::Shown;
-    use crate::domain::search::Sort;
     use crate::store::Durability;
     use crate::store::sqlite::objects::{load, load_many};
 
@@ -1098,15 +1369,17 @@ mod tests {
 
     /// Random objects expiring within two days of NOW, then random changes of everything
     /// the counters depend on, through the statements the triggers watch.
-    fn seed_random(store: &SqliteStore, rng: &mut Rng) {
+    fn seed_random(store: &SqliteStore, rng: &mut Rng, gap: u64) {
         store
             .write_blocking(|tx| {
+                // Each data_id up to `gap` past the last (3000: about 150 blocks of search_blocks).
                 let insert = |rng: &mut Rng| -> rusqlite::Result<i64> {
                     tx.execute(
-                        "INSERT INTO objects (namespace, owner_id, size, data_type, period,
+                        "INSERT INTO objects (data_id, namespace, owner_id, size, data_type, period,
                             access_type, update_type, status, state, created_time, updated_time,
                             referred_time, expire_time, access_password, update_password)
-                         VALUES (?1, ?2, 0, ?3, 90, ?4, 3, ?5, ?6, ?7, ?8, ?7, ?9, 1, 1)",
+                         VALUES ((SELECT coalesce(max(data_id), 0) FROM objects) + 1 + ?10,
+                            ?1, ?2, 0, ?3, 90, ?4, 3, ?5, ?6, ?7, ?8, ?7, ?9, 1, 1)",
                         rusqlite::params![
                             ["default", "other"][rng.below(8).min(1) as usize],
                             1 + rng.below(12),
@@ -1117,6 +1390,7 @@ mod tests {
                             NOW - 5000 + rng.below(100),
                             NOW - 5000 + rng.below(100),
                             NOW - 2 * DAY + rng.below(4 * DAY as u64),
+                            rng.below(gap),
                         ],
                     )?;
                     let id = tx.last_insert_rowid();
@@ -1190,7 +1464,7 @@ mod tests {
     fn every_counted_total_equals_a_plain_count_over_random_data() {
         let (_dir, store) = store();
         let mut rng = Rng(3);
-        seed_random(&store, &mut rng);
+        seed_random(&store, &mut rng, 1);
         let mut callers = vec![Caller::title("default"), Caller::title("other")];
         callers.extend((1..=12).step_by(2).map(|p| Caller::principal("default", p)));
         let mut requests = vec![SearchRequest::default()];
@@ -1249,7 +1523,7 @@ mod tests {
     fn pages_read_from_the_end_or_by_time_are_those_of_the_plain_query() {
         let (_dir, store) = store();
         let mut rng = Rng(5);
-        seed_random(&store, &mut rng);
+        seed_random(&store, &mut rng, 1);
         // More of tag "a", so that a tag search sorted by time walks the time index.
         store
             .write_blocking(|tx| {
@@ -1390,5 +1664,241 @@ mod tests {
         let start = page.offset as usize;
         let got: Vec<u64> = page.objects.iter().map(|o| o.data_id).collect();
         assert_eq!(got, want[start..start + 20]);
+    }
+
+    /// A row of `search_blocks`: namespace, status, kind, key, block, public, n.
+    type BlockRow = (String, i64, i64, Value, i64, i64, i64);
+
+    fn block_rows(c: &Connection, sql: &str) -> rusqlite::Result<Vec<BlockRow>> {
+        let mut stmt = c.prepare(sql)?;
+        stmt.query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
+        })?
+        .collect()
+    }
+
+    /// `search_blocks` without its rows of 0, and rebuilt from the objects as its
+    /// migration fills it.
+    fn blocks_and_recount(c: &Connection) -> rusqlite::Result<(Vec<BlockRow>, Vec<BlockRow>)> {
+        let kept = block_rows(
+            c,
+            "SELECT namespace, status, kind, key, block, public, n FROM search_blocks
+             WHERE n <> 0 ORDER BY 1, 2, 3, 4, 5, 6",
+        )?;
+        let recounted = block_rows(
+            c,
+            "SELECT namespace, status, kind, key, block, public, count(*) FROM (
+                 SELECT namespace, status, 0 AS kind, 0 AS key, data_id >> 14 AS block,
+                     access_type = 0 AS public
+                 FROM objects, search_horizon h WHERE state = 1 AND expire_time > h.horizon
+                 UNION ALL
+                 SELECT namespace, status, 1, data_type, data_id >> 14, access_type = 0
+                 FROM objects, search_horizon h WHERE state = 1 AND expire_time > h.horizon
+                 UNION ALL
+                 SELECT o.namespace, o.status, 2, t.tag, o.data_id >> 14, o.access_type = 0
+                 FROM objects o JOIN object_tags t ON t.data_id = o.data_id, search_horizon h
+                 WHERE o.state = 1 AND o.expire_time > h.horizon)
+             GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6",
+        )?;
+        Ok((kept, recounted))
+    }
+
+    #[test]
+    fn the_blocks_equal_a_recount_after_random_writes_and_horizon_moves() {
+        let (_dir, store) = store();
+        store
+            .write_blocking(|tx| move_horizon(tx, NOW - DAY, true))
+            .unwrap();
+        let mut rng = Rng(11);
+        seed_random(&store, &mut rng, 3000);
+        for horizon in [NOW - DAY, NOW, NOW + 3 * HOUR, NOW - 2 * DAY, NOW + 3 * DAY] {
+            let (got, want) = store
+                .write_blocking(|tx| {
+                    move_horizon(tx, horizon, true)?;
+                    Ok(blocks_and_recount(tx)?)
+                })
+                .unwrap();
+            assert_eq!(got, want, "horizon {horizon}");
+            if horizon <= NOW {
+                assert!(want.len() > 300, "{} blocks counted", want.len());
+                assert!(
+                    want.iter().map(|r| r.4).max() > Some(100),
+                    "ids spread over blocks"
+                );
+            }
+        }
+        // The janitor only moves it forward.
+        let horizon = store
+            .write_blocking(|tx| {
+                advance_horizon(tx, NOW)?;
+                Ok(tx.query_row("SELECT horizon FROM search_horizon", [], |r| {
+                    r.get::<_, i64>(0)
+                })?)
+            })
+            .unwrap();
+        assert_eq!(horizon, NOW + 3 * DAY);
+    }
+
+    #[test]
+    fn windows_found_through_the_blocks_are_those_of_the_plain_query() {
+        let (_dir, store) = store();
+        store
+            .write_blocking(|tx| move_horizon(tx, NOW - 3 * HOUR, true))
+            .unwrap();
+        let mut rng = Rng(13);
+        seed_random(&store, &mut rng, 3000);
+        let mut requests = vec![SearchRequest::default()];
+        requests.extend((0..2).map(|t| SearchRequest {
+            data_type: Some(t),
+            ..SearchRequest::default()
+        }));
+        requests.extend(TAGS[..2].iter().map(|t| SearchRequest {
+            tags: vec![t.to_vec()],
+            ..SearchRequest::default()
+        }));
+        let mut seeks = 0;
+        // Horizon behind now, at now, ahead of now.
+        for now in [NOW, NOW - 3 * HOUR, NOW - 5 * HOUR] {
+            for caller in [Caller::title("default"), Caller::title("other")] {
+                for request in &requests {
+                    for descending in [false, true] {
+                        for status in [Status::None, Status::Pending] {
+                            let request = SearchRequest {
+                                sort: Sort {
+                                    column: SortColumn::DataId,
+                                    descending,
+                                },
+                                status,
+                                limit: 20,
+                                ..request.clone()
+                            };
+                            let counted = Counted::of(&request).unwrap();
+                            let total = store
+                                .read_blocking(|c| counted.total(c, &caller, &request, now))
+                                .unwrap();
+                            let step = (total / 7).max(1);
+                            for offset in (0..total).step_by(step as usize).chain([total - 1]) {
+                                let end = total.min(offset + 20);
+                                let (got, want) = store
+                                    .read_blocking(|c| {
+                                        let got = counted.seek(
+                                            c,
+                                            &caller,
+                                            &request,
+                                            now,
+                                            offset..end,
+                                            total,
+                                        )?;
+                                        let sql = SearchSql::new(&caller, &request, now);
+                                        let page = [
+                                            (":limit", Value::from(20)),
+                                            (":offset", Value::from(offset as i64)),
+                                        ];
+                                        let mut stmt = c.prepare(&sql.page(&request, false))?;
+                                        let want = stmt
+                                            .query_map(&*sql.params(&page), |r| {
+                                                r.get::<_, i64>(0).map(|id| id as u64)
+                                            })?
+                                            .collect::<Result<Vec<_>, _>>()?;
+                                        Ok((got, want))
+                                    })
+                                    .unwrap();
+                                assert_eq!(
+                                    got.as_ref(),
+                                    Some(&want),
+                                    "{caller:?} at {now}, window {offset}..{end} of {total}: \
+                                     {request:?}"
+                                );
+                                seeks += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(seeks > 500, "{seeks} windows checked");
+    }
+
+    #[test]
+    fn a_deep_window_by_data_id_is_sought_and_a_lagging_janitor_falls_back() {
+        let (_dir, store) = store();
+        store
+            .write_blocking(|tx| move_horizon(tx, NOW - HOUR, true))
+            .unwrap();
+        let mut rng = Rng(17);
+        seed_random(&store, &mut rng, 3000);
+        // 6000 more, half of them expiring within 60 hours of NOW.
+        store
+            .write_blocking(|tx| {
+                Ok(tx.execute_batch(&format!(
+                    "WITH RECURSIVE i(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM i WHERE n < 6000)
+                     INSERT INTO objects (data_id, namespace, owner_id, size, data_type, period,
+                         access_type, update_type, status, state, created_time, updated_time,
+                         referred_time, expire_time, access_password, update_password)
+                     SELECT 10000000 + n * 37, 'default', 1, 0, 1, 90, 0, 3, 0, 1, {NOW}, {NOW},
+                         {NOW}, CASE WHEN n % 2 = 0 THEN {NOW} + 10 * {DAY}
+                         ELSE {NOW} + (n % 60) * {HOUR} END, 1, 1
+                     FROM i"
+                ))?)
+            })
+            .unwrap();
+        let title = Caller::title("default");
+        let request = SearchRequest {
+            offset: Offset::At(SEEK_AFTER + 1),
+            ..SearchRequest::default()
+        };
+        let plain = |now: i64| {
+            store
+                .read_blocking(|c| {
+                    let sql = SearchSql::new(&title, &request, now);
+                    let page = [
+                        (":limit", Value::from(20)),
+                        (":offset", Value::from(SEEK_AFTER as i64 + 1)),
+                    ];
+                    let mut stmt = c.prepare(&sql.page(&request, false))?;
+                    let ids = stmt
+                        .query_map(&*sql.params(&page), |r| {
+                            r.get::<_, i64>(0).map(|id| id as u64)
+                        })?
+                        .collect::<Result<Vec<_>, _>>()?;
+                    Ok(ids)
+                })
+                .unwrap()
+        };
+        for now in [NOW, NOW + 3 * DAY] {
+            let (page, sought) = store
+                .read_blocking(|c| {
+                    let title = Caller::title("default");
+                    let page = search(c, &title, &request, now, 0)?;
+                    let counted = Counted::of(&request).unwrap();
+                    let window = SEEK_AFTER + 1..SEEK_AFTER + 21;
+                    let sought = counted.seek(c, &title, &request, now, window, page.total)?;
+                    Ok((page, sought.is_some()))
+                })
+                .unwrap();
+            assert!(
+                Counted::seeks(
+                    &title,
+                    &request,
+                    SEEK_AFTER + 1,
+                    SEEK_AFTER + 21,
+                    page.total
+                ),
+                "{} matches",
+                page.total
+            );
+            let ids: Vec<u64> = page.objects.iter().map(|o| o.data_id).collect();
+            assert_eq!(ids, plain(now), "at {now}");
+            // Three days past the horizon, more than the limit expired in between.
+            assert_eq!(sought, now == NOW, "at {now}");
+        }
     }
 }
