@@ -43,37 +43,41 @@ pub fn b64_decode(what: &str, text: &str) -> Result<Vec<u8>, ApiError> {
 pub struct Doc {
     out: Vec<u8>,
     depth: usize,
-    /// Whether the next tag starts a new line (not the end tag after a text).
-    line_break: bool,
 }
 
 impl Doc {
     pub fn new() -> Self {
-        let mut out = Vec::with_capacity(1024);
+        Self::with_capacity(1024)
+    }
+
+    /// A document whose buffer holds `bytes` before it grows: a list of objects
+    /// is written without copying itself over as it grows.
+    pub fn with_capacity(bytes: usize) -> Self {
+        let mut out = Vec::with_capacity(bytes);
         out.extend_from_slice(b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
-        let mut doc = Doc {
-            out,
-            depth: 0,
-            line_break: true,
-        };
+        let mut doc = Doc { out, depth: 0 };
         doc.open("nex", &[]);
         doc.open("datastore", &[]);
         doc
     }
 
-    fn tag(&mut self, before: &[u8], name: &str, attrs: &[(&str, &str)], after: &[u8]) {
-        if self.line_break {
-            const INDENT: &[u8; 65] =
-                b"\n                                                                ";
-            let width = 1 + 2 * self.depth;
-            match INDENT.get(..width) {
-                Some(indent) => self.out.extend_from_slice(indent),
-                None => {
-                    self.out.push(b'\n');
-                    self.out.resize(self.out.len() + 2 * self.depth, b' ');
-                }
+    /// The line break and indentation before a tag that starts a line (every tag
+    /// but the end tag of a leaf).
+    fn line(&mut self) {
+        const INDENT: &[u8; 65] =
+            b"\n                                                                ";
+        let width = 1 + 2 * self.depth;
+        match INDENT.get(..width) {
+            Some(indent) => self.out.extend_from_slice(indent),
+            None => {
+                self.out.push(b'\n');
+                self.out.resize(self.out.len() + 2 * self.depth, b' ');
             }
         }
+    }
+
+    fn tag(&mut self, before: &[u8], name: &str, attrs: &[(&str, &str)], after: &[u8]) {
+        self.line();
         self.out.extend_from_slice(before);
         self.out.extend_from_slice(name.as_bytes());
         for (key, value) in attrs {
@@ -84,7 +88,20 @@ impl Doc {
             self.out.push(b'"');
         }
         self.out.extend_from_slice(after);
-        self.line_break = true;
+    }
+
+    /// `<name>…</name>` on a line of its own, with what `value` writes between
+    /// the tags: one call for the most common element.
+    fn leaf(&mut self, name: &str, value: impl FnOnce(&mut Vec<u8>)) {
+        let name = name.as_bytes();
+        self.line();
+        self.out.push(b'<');
+        self.out.extend_from_slice(name);
+        self.out.push(b'>');
+        value(&mut self.out);
+        self.out.extend_from_slice(b"</");
+        self.out.extend_from_slice(name);
+        self.out.push(b'>');
     }
 
     pub fn open(&mut self, name: &str, attrs: &[(&str, &str)]) {
@@ -102,39 +119,29 @@ impl Doc {
     }
 
     pub fn text(&mut self, name: &str, text: &str) {
-        self.open(name, &[]);
-        escape_into(&mut self.out, text);
-        self.line_break = false;
-        self.close(name);
+        self.leaf(name, |out| escape_into(out, text));
     }
 
     pub fn num(&mut self, name: &str, value: impl itoa::Integer) {
-        self.open(name, &[]);
         // Digits need no escaping: written in place, no allocation per element.
-        self.out
-            .extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
-        self.line_break = false;
-        self.close(name);
+        self.leaf(name, |out| {
+            out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes())
+        });
     }
 
     /// `<name>…</name>` with `bytes` in URL-safe Base64, written in place.
     pub fn base64(&mut self, name: &str, bytes: &[u8]) {
-        self.open(name, &[]);
-        let at = self.out.len();
-        self.out
-            .resize(at + base64::encoded_len(bytes.len(), true).unwrap_or(0), 0);
-        let written = B64.encode_slice(bytes, &mut self.out[at..]).unwrap_or(0);
-        self.out.truncate(at + written);
-        self.line_break = false;
-        self.close(name);
+        self.leaf(name, |out| {
+            let at = out.len();
+            out.resize(at + base64::encoded_len(bytes.len(), true).unwrap_or(0), 0);
+            let written = B64.encode_slice(bytes, &mut out[at..]).unwrap_or(0);
+            out.truncate(at + written);
+        });
     }
 
     /// `<name>2013-01-01T00:00:00Z</name>` from UNIX seconds, written in place.
     pub fn time(&mut self, name: &str, unix: i64) {
-        self.open(name, &[]);
-        time::format_into(unix, &mut self.out);
-        self.line_break = false;
-        self.close(name);
+        self.leaf(name, |out| time::format_into(unix, out));
     }
 
     pub fn finish(mut self) -> Vec<u8> {
