@@ -253,9 +253,22 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&Connection) -> Result<T, ApiError>,
     ) -> Result<T, StoreError> {
+        self.read_on_this_thread(true, f)
+    }
+
+    /// [`Self::read_blocking`], in one read transaction if `snapshot`, else with
+    /// each statement of `f` reading its own (SQLite's autocommit).
+    fn read_on_this_thread<T>(
+        &self,
+        snapshot: bool,
+        f: impl FnOnce(&Connection) -> Result<T, ApiError>,
+    ) -> Result<T, StoreError> {
         let started = Instant::now();
         let read = || {
             let conn = self.pool.get()?;
+            if !snapshot {
+                return f(&conn);
+            }
             // Cached statements: BEGIN and COMMIT are parsed once per connection.
             conn.prepare_cached("BEGIN")?.execute([])?;
             let value = f(&conn);
@@ -299,11 +312,20 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
     {
+        self.read_in(true, f).await
+    }
+
+    /// [`Self::read`], in one read transaction if `snapshot`.
+    async fn read_in<T, F>(&self, snapshot: bool, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
+    {
         let turn = Arc::clone(&self.readers).acquire_owned().await;
         let turn = turn.map_err(|e| StoreError::Backend(Box::new(e)))?;
         let store = self.clone();
         tokio::task::spawn_blocking(move || {
-            let value = store.read_blocking(f);
+            let value = store.read_on_this_thread(snapshot, f);
             drop(turn);
             value
         })
@@ -323,13 +345,32 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
     {
+        self.read_bounded_in(true, f).await
+    }
+
+    /// [`Self::read_bounded`] for a unit whose reads need no common snapshot: one
+    /// statement (such as [`objects::load`]), or facts independent of each other.
+    /// It saves the BEGIN and COMMIT around them.
+    pub async fn read_bounded_autocommit<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
+    {
+        self.read_bounded_in(false, f).await
+    }
+
+    async fn read_bounded_in<T, F>(&self, snapshot: bool, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
+    {
         match Arc::clone(&self.readers).try_acquire_owned() {
             Ok(turn) => {
-                let value = self.read_blocking(f);
+                let value = self.read_on_this_thread(snapshot, f);
                 drop(turn);
                 value
             }
-            Err(_) => self.read(f).await,
+            Err(_) => self.read_in(snapshot, f).await,
         }
     }
 

@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use rusqlite::types::Value;
 use rusqlite::vtab::array::Array;
-use rusqlite::{Connection, OptionalExtension, Row, named_params, params};
+use rusqlite::{Connection, Row, named_params, params};
 
 use crate::blob;
 use crate::domain::object::{Change, State};
@@ -54,7 +54,9 @@ impl Objects for SqliteStore {
         id: u64,
         now: i64,
     ) -> Result<Object, StoreError> {
-        self.read_bounded(move |conn| {
+        // One statement loads the object; a friend list that check_read may look
+        // up is a fact of its own, which needs no common snapshot with it.
+        self.read_bounded_autocommit(move |conn| {
             let object = load(conn, id)?.ok_or_else(|| ApiError::not_found(id))?;
             object.check_read(&caller, conn, now)?;
             Ok(object)
@@ -310,73 +312,106 @@ fn passwords() -> Result<(u64, u64), ApiError> {
 /// put together at compile time (no `format!` on every read).
 macro_rules! object_columns {
     () => {
-        "data_id, namespace, owner_id, size, data_type, name, meta_binary,
-    flags, period, refer_data_id, access_type, update_type, status, state, created_time,
-    updated_time, referred_time, referred_count, expire_time, access_password, update_password,
-    EXISTS (SELECT 1 FROM persistence_slots p WHERE p.data_id = o.data_id), blob_key, version"
+        "data_id,namespace,owner_id,size,data_type,name,meta_binary,flags,period,\
+         refer_data_id,access_type,update_type,status,state,created_time,updated_time,\
+         referred_time,referred_count,expire_time,access_password,update_password,\
+         EXISTS(SELECT 1 FROM persistence_slots p WHERE p.data_id=o.data_id),blob_key,version"
     };
 }
 
 /// The rows that complete objects, in one statement: `(part, data_id, a, b, c, d)`
 /// with part 0 a tag (`a`), 1 an access and 2 an update recipient (`a`), 3 a
 /// rating slot (`a` slot, `b` count, `c` total, `d` initial value); the listed
-/// parts only. Each table is joined as `$from <table> $on <table>.data_id = $key`.
+/// parts only. Each table is joined as `$from <table> $on <table>.data_id = $key`;
+/// `$pad` follows the six columns (NULLs, to match a wider statement).
 macro_rules! object_parts {
-    ($from:literal, $on:literal, $key:literal; $first:ident $(, $rest:ident)*) => {
+    ($from:literal, $on:literal, $key:literal, $pad:literal; $first:ident $(, $rest:ident)*) => {
         concat!(
-            object_part!($first, $from, $on, $key)
-            $(, " UNION ALL ", object_part!($rest, $from, $on, $key))*
+            object_part!($first, $from, $on, $key, $pad)
+            $(, " UNION ALL ", object_part!($rest, $from, $on, $key, $pad))*
         )
     };
 }
 
 macro_rules! object_part {
-    (tags, $from:literal, $on:literal, $key:literal) => {
+    (tags, $from:literal, $on:literal, $key:literal, $pad:literal) => {
         concat!(
-            "SELECT 0, t.data_id, t.tag, 0, 0, 0 FROM ",
+            "SELECT 0,t.data_id,t.tag,0,0,0",
+            $pad,
+            " FROM ",
             $from,
             "object_tags t ",
             $on,
-            " t.data_id = ",
+            " t.data_id=",
             $key
         )
     };
-    (recipients, $from:literal, $on:literal, $key:literal) => {
+    (recipients, $from:literal, $on:literal, $key:literal, $pad:literal) => {
         concat!(
-            "SELECT 1 + r.kind, r.data_id, r.principal_id, 0, 0, 0 FROM ",
+            "SELECT 1+r.kind,r.data_id,r.principal_id,0,0,0",
+            $pad,
+            " FROM ",
             $from,
             "object_recipients r ",
             $on,
-            " r.data_id = ",
+            " r.data_id=",
             $key
         )
     };
-    (ratings, $from:literal, $on:literal, $key:literal) => {
+    (ratings, $from:literal, $on:literal, $key:literal, $pad:literal) => {
         concat!(
-            "SELECT 3, s.data_id, s.slot, s.count, s.total_value, s.initial_value FROM ",
+            "SELECT 3,s.data_id,s.slot,s.count,s.total_value,s.initial_value",
+            $pad,
+            " FROM ",
             $from,
             "rating_slots s ",
             $on,
-            " s.data_id = ",
+            " s.data_id=",
             $key
         )
     };
 }
 
-/// Adds a row of [`object_parts!`] to its object.
-fn add_part(object: &mut Object, row: &Row<'_>) -> rusqlite::Result<()> {
-    match row.get::<_, i64>(0)? {
-        0 => object.tags.push(row.get(2)?),
-        1 => object.access.recipients.push(row.get(2)?),
-        2 => object.update.recipients.push(row.get(2)?),
-        _ => object.ratings.push(RatingTotals {
-            slot: row.get(2)?,
-            count: row.get::<_, i64>(3)? as u64,
-            total_value: row.get(4)?,
-            initial_value: row.get(5)?,
-        }),
+/// `part` of the row that is the object itself in [`load`]'s statement, whose
+/// columns follow it (the parts' rows have theirs padded with NULLs to match).
+const OBJECT_PART: i64 = 4;
+
+/// An object's tags, recipients and rating slots, as the rows of [`object_parts!`]
+/// bring them.
+#[derive(Default)]
+struct Parts {
+    tags: Vec<Vec<u8>>,
+    access: Vec<u32>,
+    update: Vec<u32>,
+    ratings: Vec<RatingTotals>,
+}
+
+impl Parts {
+    /// Adds a row of [`object_parts!`].
+    fn add(&mut self, row: &Row<'_>) -> rusqlite::Result<()> {
+        match row.get::<_, i64>(0)? {
+            0 => self.tags.push(row.get(2)?),
+            1 => self.access.push(row.get(2)?),
+            2 => self.update.push(row.get(2)?),
+            _ => self.ratings.push(RatingTotals {
+                slot: row.get(2)?,
+                count: row.get::<_, i64>(3)? as u64,
+                total_value: row.get(4)?,
+                initial_value: row.get(5)?,
+            }),
+        }
+        Ok(())
     }
-    Ok(())
+
+    /// `object` with these parts, in the order every answer shows.
+    fn complete(self, mut object: Object) -> Object {
+        object.tags = self.tags;
+        object.access.recipients = self.access;
+        object.update.recipients = self.update;
+        object.ratings = self.ratings;
+        order_parts(&mut object);
+        object
+    }
 }
 
 /// Tags by their bytes, recipients by id, ratings by slot: the order every
@@ -389,66 +424,78 @@ fn order_parts(object: &mut Object) {
 }
 
 fn object_from_row(r: &Row<'_>) -> rusqlite::Result<Object> {
-    let state = match r.get::<_, i64>(13)? {
+    object_from_columns(r, 0)
+}
+
+/// The object in the columns of [`object_columns!`], which start at `at`.
+fn object_from_columns(r: &Row<'_>, at: usize) -> rusqlite::Result<Object> {
+    let state = match r.get::<_, i64>(at + 13)? {
         0 => State::Uploading,
         1 => State::Ready,
         _ => State::Deleted,
     };
     Ok(Object {
-        data_id: r.get::<_, i64>(0)? as u64,
-        namespace: r.get(1)?,
-        owner_id: r.get(2)?,
-        size: r.get::<_, i64>(3)? as u64,
-        data_type: r.get(4)?,
-        name: r.get(5)?,
-        meta_binary: r.get(6)?,
-        flags: DataFlags(r.get(7)?),
-        period: r.get(8)?,
-        refer_data_id: r.get::<_, i64>(9)? as u64,
+        data_id: r.get::<_, i64>(at)? as u64,
+        namespace: r.get(at + 1)?,
+        owner_id: r.get(at + 2)?,
+        size: r.get::<_, i64>(at + 3)? as u64,
+        data_type: r.get(at + 4)?,
+        name: r.get(at + 5)?,
+        meta_binary: r.get(at + 6)?,
+        flags: DataFlags(r.get(at + 7)?),
+        period: r.get(at + 8)?,
+        refer_data_id: r.get::<_, i64>(at + 9)? as u64,
         access: Permission {
-            kind: PermissionType::from_i64(r.get(10)?),
+            kind: PermissionType::from_i64(r.get(at + 10)?),
             recipients: Vec::new(),
         },
         update: Permission {
-            kind: PermissionType::from_i64(r.get(11)?),
+            kind: PermissionType::from_i64(r.get(at + 11)?),
             recipients: Vec::new(),
         },
-        status: Status::from_i64(r.get(12)?),
+        status: Status::from_i64(r.get(at + 12)?),
         state,
-        created_time: r.get(14)?,
-        updated_time: r.get(15)?,
-        referred_time: r.get(16)?,
-        referred_count: r.get::<_, i64>(17)? as u64,
-        expire_time: r.get(18)?,
+        created_time: r.get(at + 14)?,
+        updated_time: r.get(at + 15)?,
+        referred_time: r.get(at + 16)?,
+        referred_count: r.get::<_, i64>(at + 17)? as u64,
+        expire_time: r.get(at + 18)?,
         // Passwords are 64-bit values kept bit for bit in SQLite's signed integers.
-        access_password: r.get::<_, i64>(19)? as u64,
-        update_password: r.get::<_, i64>(20)? as u64,
+        access_password: r.get::<_, i64>(at + 19)? as u64,
+        update_password: r.get::<_, i64>(at + 20)? as u64,
         tags: Vec::new(),
         ratings: Vec::new(),
-        persisted: r.get(21)?,
-        blob_key: r.get(22)?,
-        version: r.get(23)?,
+        persisted: r.get(at + 21)?,
+        blob_key: r.get(at + 22)?,
+        version: r.get(at + 23)?,
     })
 }
 
-/// Loads an object with its tags, recipients and ratings, whatever its state.
+/// Loads an object with its tags, recipients and ratings, whatever its state, in
+/// one statement: the object's row, then its parts' rows. One statement reads
+/// one snapshot, so a caller needs no transaction around it.
 pub fn load(conn: &Connection, id: u64) -> Result<Option<Object>, ApiError> {
     let mut stmt = conn.prepare_cached(concat!(
-        "SELECT ",
+        "SELECT 4,",
         object_columns!(),
-        " FROM objects o WHERE data_id = ?1"
+        " FROM objects o WHERE data_id=?1 UNION ALL ",
+        // SQL is short where it can be: a cached statement is found by hashing its text.
+        object_parts!("", "WHERE", "?1", ",0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0";
+            tags, recipients, ratings)
     ))?;
-    let Some(mut object) = stmt.query_row([sql_id(id)], object_from_row).optional()? else {
-        return Ok(None);
-    };
-    let mut stmt =
-        conn.prepare_cached(object_parts!("", "WHERE", "?1"; tags, recipients, ratings))?;
     let mut rows = stmt.query([sql_id(id)])?;
+    // The object's row comes first (SQLite runs the arms of a UNION ALL in
+    // order), but the parts are gathered apart so that nothing relies on it.
+    let mut object = None;
+    let mut parts = Parts::default();
     while let Some(row) = rows.next()? {
-        add_part(&mut object, row)?;
+        if row.get::<_, i64>(0)? == OBJECT_PART {
+            object = Some(object_from_columns(row, 1)?);
+        } else {
+            parts.add(row)?;
+        }
     }
-    order_parts(&mut object);
-    Ok(Some(object))
+    Ok(object.map(|object| parts.complete(object)))
 }
 
 /// Loads the objects of `ids` in that order (missing ones and repeats skipped)
@@ -494,25 +541,31 @@ pub fn load_showing(conn: &Connection, ids: &[u64], shown: Shown) -> Result<Vec<
         .collect();
     let parts = match (shown.tags, shown.ratings) {
         (true, true) => {
-            object_parts!("rarray(?1) a CROSS JOIN ", "ON", "a.value"; tags, recipients, ratings)
+            object_parts!("rarray(?1) a CROSS JOIN ", "ON", "a.value", ""; tags, recipients, ratings)
         }
         (true, false) => {
-            object_parts!("rarray(?1) a CROSS JOIN ", "ON", "a.value"; tags, recipients)
+            object_parts!("rarray(?1) a CROSS JOIN ", "ON", "a.value", ""; tags, recipients)
         }
         (false, true) => {
-            object_parts!("rarray(?1) a CROSS JOIN ", "ON", "a.value"; recipients, ratings)
+            object_parts!("rarray(?1) a CROSS JOIN ", "ON", "a.value", ""; recipients, ratings)
         }
-        (false, false) => object_parts!("rarray(?1) a CROSS JOIN ", "ON", "a.value"; recipients),
+        (false, false) => {
+            object_parts!("rarray(?1) a CROSS JOIN ", "ON", "a.value", ""; recipients)
+        }
     };
     let mut stmt = conn.prepare_cached(parts)?;
     let mut rows = stmt.query([&list])?;
+    let mut parts: Vec<Parts> = found.iter().map(|_| Parts::default()).collect();
     while let Some(row) = rows.next()? {
         if let Some(&i) = at.get(&(row.get::<_, i64>(1)? as u64)) {
-            add_part(&mut found[i], row)?;
+            parts[i].add(row)?;
         }
     }
-    found.iter_mut().for_each(order_parts);
-    Ok(found)
+    Ok(found
+        .into_iter()
+        .zip(parts)
+        .map(|(object, parts)| parts.complete(object))
+        .collect())
 }
 
 fn insert(conn: &Connection, o: &Object) -> Result<u64, ApiError> {
