@@ -230,15 +230,24 @@ impl Counted {
         public_only: bool,
         now: i64,
     ) -> Result<u64, ApiError> {
+        // One equality per visibility class rather than `public IN (1, :public)`:
+        // an IN list with a parameter builds a temporary table in every run.
         let mut stmt = conn.prepare_cached(
-            "SELECT
-               (SELECT coalesce(sum(n), 0) FROM search_counts
-                WHERE namespace = :namespace AND status = :status AND kind = :kind
-                AND key = :key AND public IN (1, :public) AND span = 24 AND bucket > :day)
-             + (SELECT coalesce(sum(n), 0) FROM search_counts
-                WHERE namespace = :namespace AND status = :status AND kind = :kind
-                AND key = :key AND public IN (1, :public) AND span = 1
-                AND bucket > :hour AND bucket < :tomorrow)",
+            "SELECT coalesce(sum(n), 0) FROM (
+               SELECT n FROM search_counts WHERE namespace = :namespace AND status = :status
+               AND kind = :kind AND key = :key AND public = 1 AND span = 24 AND bucket > :day
+             UNION ALL
+               SELECT n FROM search_counts WHERE namespace = :namespace AND status = :status
+               AND kind = :kind AND key = :key AND public = 0 AND :public = 0 AND span = 24
+               AND bucket > :day
+             UNION ALL
+               SELECT n FROM search_counts WHERE namespace = :namespace AND status = :status
+               AND kind = :kind AND key = :key AND public = 1 AND span = 1
+               AND bucket > :hour AND bucket < :tomorrow
+             UNION ALL
+               SELECT n FROM search_counts WHERE namespace = :namespace AND status = :status
+               AND kind = :kind AND key = :key AND public = 0 AND :public = 0 AND span = 1
+               AND bucket > :hour AND bucket < :tomorrow)",
         )?;
         let day = now.div_euclid(DAY);
         let n: i64 = stmt.query_row(
