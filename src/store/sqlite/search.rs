@@ -1610,18 +1610,16 @@ mod tests {
                         .iter()
                         .map(|o| o.data_id)
                         .collect();
-                    let want: Vec<u64> = store
+                    let want = store
                         .read_blocking(|c| {
-                            let sql = SearchSql::new(&caller, &request, NOW - 2 * DAY);
-                            let page = [
-                                (":limit", Value::from(limit)),
-                                (":offset", Value::from(offset as i64)),
-                            ];
-                            let mut stmt = c.prepare(&sql.page(&request, false))?;
-                            let ids = stmt
-                                .query_map(&*sql.params(&page), |r| r.get::<_, i64>(0))?
-                                .collect::<Result<Vec<_>, _>>()?;
-                            Ok(ids.into_iter().map(|i| i as u64).collect())
+                            Ok(plain_page(
+                                c,
+                                &caller,
+                                &request,
+                                NOW - 2 * DAY,
+                                offset,
+                                limit,
+                            )?)
                         })
                         .unwrap();
                     assert_eq!(got, want, "{caller:?} {request:?}");
@@ -1675,6 +1673,39 @@ mod tests {
         assert_eq!(got, want[start..start + 20]);
     }
 
+    /// The data_ids of `limit` matches from `offset` by the plain query: the
+    /// search's own filter, sorted, `LIMIT … OFFSET`, skipping everything before.
+    fn plain_page(
+        c: &Connection,
+        caller: &Caller,
+        request: &SearchRequest,
+        now: i64,
+        offset: u64,
+        limit: u32,
+    ) -> rusqlite::Result<Vec<u64>> {
+        let sql = SearchSql::new(caller, request, now);
+        let page = [
+            (":limit", Value::from(limit)),
+            (":offset", Value::from(offset as i64)),
+        ];
+        let mut stmt = c.prepare(&sql.page(request, false))?;
+        stmt.query_map(&*sql.params(&page), |r| {
+            r.get::<_, i64>(0).map(|id| id as u64)
+        })?
+        .collect()
+    }
+
+    /// A store counting in `search_blocks` from `horizon`, with random objects
+    /// whose data_ids spread over about 150 blocks.
+    fn spread_store(horizon: i64, seed: u64) -> (tempfile::TempDir, SqliteStore) {
+        let (dir, store) = store();
+        store
+            .write_blocking(|tx| move_horizon(tx, horizon, true))
+            .unwrap();
+        seed_random(&store, &mut Rng(seed), 3000);
+        (dir, store)
+    }
+
     /// A row of `search_blocks`: namespace, status, kind, key, block, public, n.
     type BlockRow = (String, i64, i64, Value, i64, i64, i64);
 
@@ -1722,12 +1753,7 @@ mod tests {
 
     #[test]
     fn the_blocks_equal_a_recount_after_random_writes_and_horizon_moves() {
-        let (_dir, store) = store();
-        store
-            .write_blocking(|tx| move_horizon(tx, NOW - DAY, true))
-            .unwrap();
-        let mut rng = Rng(11);
-        seed_random(&store, &mut rng, 3000);
+        let (_dir, store) = spread_store(NOW - DAY, 11);
         for horizon in [NOW - DAY, NOW, NOW + 3 * HOUR, NOW - 2 * DAY, NOW + 3 * DAY] {
             let (got, want) = store
                 .write_blocking(|tx| {
@@ -1758,12 +1784,7 @@ mod tests {
 
     #[test]
     fn windows_found_through_the_blocks_are_those_of_the_plain_query() {
-        let (_dir, store) = store();
-        store
-            .write_blocking(|tx| move_horizon(tx, NOW - 3 * HOUR, true))
-            .unwrap();
-        let mut rng = Rng(13);
-        seed_random(&store, &mut rng, 3000);
+        let (_dir, store) = spread_store(NOW - 3 * HOUR, 13);
         let mut requests = vec![SearchRequest::default()];
         requests.extend((0..2).map(|t| SearchRequest {
             data_type: Some(t),
@@ -1806,17 +1827,8 @@ mod tests {
                                             offset..end,
                                             total,
                                         )?;
-                                        let sql = SearchSql::new(&caller, &request, now);
-                                        let page = [
-                                            (":limit", Value::from(20)),
-                                            (":offset", Value::from(offset as i64)),
-                                        ];
-                                        let mut stmt = c.prepare(&sql.page(&request, false))?;
-                                        let want = stmt
-                                            .query_map(&*sql.params(&page), |r| {
-                                                r.get::<_, i64>(0).map(|id| id as u64)
-                                            })?
-                                            .collect::<Result<Vec<_>, _>>()?;
+                                        let want =
+                                            plain_page(c, &caller, &request, now, offset, 20)?;
                                         Ok((got, want))
                                     })
                                     .unwrap();
@@ -1838,12 +1850,7 @@ mod tests {
 
     #[test]
     fn a_deep_window_by_data_id_is_sought_and_a_lagging_janitor_falls_back() {
-        let (_dir, store) = store();
-        store
-            .write_blocking(|tx| move_horizon(tx, NOW - HOUR, true))
-            .unwrap();
-        let mut rng = Rng(17);
-        seed_random(&store, &mut rng, 3000);
+        let (_dir, store) = spread_store(NOW - HOUR, 17);
         // 6000 more, half of them expiring within 60 hours of NOW.
         store
             .write_blocking(|tx| {
@@ -1866,20 +1873,7 @@ mod tests {
         };
         let plain = |now: i64| {
             store
-                .read_blocking(|c| {
-                    let sql = SearchSql::new(&title, &request, now);
-                    let page = [
-                        (":limit", Value::from(20)),
-                        (":offset", Value::from(SEEK_AFTER as i64 + 1)),
-                    ];
-                    let mut stmt = c.prepare(&sql.page(&request, false))?;
-                    let ids = stmt
-                        .query_map(&*sql.params(&page), |r| {
-                            r.get::<_, i64>(0).map(|id| id as u64)
-                        })?
-                        .collect::<Result<Vec<_>, _>>()?;
-                    Ok(ids)
-                })
+                .read_blocking(|c| Ok(plain_page(c, &title, &request, now, SEEK_AFTER + 1, 20)?))
                 .unwrap()
         };
         for now in [NOW, NOW + 3 * DAY] {
