@@ -323,7 +323,7 @@ macro_rules! object_columns {
 /// with part 0 a tag (`a`), 1 an access and 2 an update recipient (`a`), 3 a
 /// rating slot (`a` slot, `b` count, `c` total, `d` initial value); the listed
 /// parts only. Each table is joined as `$from <table> $on <table>.data_id = $key`;
-/// `$pad` follows the six columns (NULLs, to match a wider statement).
+/// `$pad` follows the six columns (zeros, to match a wider statement).
 macro_rules! object_parts {
     ($from:literal, $on:literal, $key:literal, $pad:literal; $first:ident $(, $rest:ident)*) => {
         concat!(
@@ -373,7 +373,7 @@ macro_rules! object_part {
 }
 
 /// `part` of the row that is the object itself in [`load`]'s statement, whose
-/// columns follow it (the parts' rows have theirs padded with NULLs to match).
+/// columns follow it (the parts' rows are padded with zeros to match).
 const OBJECT_PART: i64 = 4;
 
 /// An object's tags, recipients and rating slots, as the rows of [`object_parts!`]
@@ -476,7 +476,7 @@ fn object_from_columns(r: &Row<'_>, at: usize) -> rusqlite::Result<Object> {
 /// one snapshot, so a caller needs no transaction around it.
 pub fn load(conn: &Connection, id: u64) -> Result<Option<Object>, ApiError> {
     let mut stmt = conn.prepare_cached(concat!(
-        "SELECT 4,",
+        "SELECT 4,", // OBJECT_PART
         object_columns!(),
         " FROM objects o WHERE data_id=?1 UNION ALL ",
         // SQL is short where it can be: a cached statement is found by hashing its text.

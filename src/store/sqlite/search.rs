@@ -3,8 +3,8 @@
 //! of its most selective filter (schema.sql, version 2), then the page's objects
 //! loaded; all in the caller's read transaction so the three agree.
 
-use rusqlite::Connection;
 use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension};
 
 use crate::domain::object::State;
 use crate::domain::search::{
@@ -153,10 +153,24 @@ const SEEK_AFTER: u64 = 1000;
 /// one by one; more, and the search skips instead of seeking.
 const HORIZON_LAG_MAX: usize = 2000;
 
-/// Moves the horizon of `search_blocks` up to `now` (never back), in the
-/// janitor's transaction: what expired since the last move stops being counted.
+/// Objects a move of the horizon by the janitor takes off at most: a pass after
+/// a long stop stays a short transaction, and the next passes go on.
+const HORIZON_STEP: i64 = 500;
+
+/// Moves the horizon of `search_blocks` up towards `now` (never back), in the
+/// janitor's transaction: what expired since the last move stops being counted,
+/// about [`HORIZON_STEP`] objects at most per move.
 pub(super) fn advance_horizon(conn: &Connection, now: i64) -> Result<(), ApiError> {
-    move_horizon(conn, now, false)
+    // Through objects_expire: the expiry of the step's last object, if it has one.
+    let step_end: Option<i64> = conn
+        .prepare_cached(
+            "SELECT expire_time FROM objects INDEXED BY objects_expire
+             WHERE state = 1 AND expire_time > (SELECT horizon FROM search_horizon)
+             ORDER BY expire_time LIMIT 1 OFFSET ?1",
+        )?
+        .query_row([HORIZON_STEP - 1], |r| r.get(0))
+        .optional()?;
+    move_horizon(conn, step_end.map_or(now, |end| end.min(now)), false)
 }
 
 /// Moves the horizon of `search_blocks` to `to` (back too, if `back`): the
@@ -1770,16 +1784,37 @@ mod tests {
                 );
             }
         }
+        let horizon = |tx: &Connection| -> rusqlite::Result<i64> {
+            tx.query_row("SELECT horizon FROM search_horizon", [], |r| r.get(0))
+        };
         // The janitor only moves it forward.
-        let horizon = store
+        let after = store
             .write_blocking(|tx| {
                 advance_horizon(tx, NOW)?;
-                Ok(tx.query_row("SELECT horizon FROM search_horizon", [], |r| {
-                    r.get::<_, i64>(0)
-                })?)
+                Ok(horizon(tx)?)
             })
             .unwrap();
-        assert_eq!(horizon, NOW + 3 * DAY);
+        assert_eq!(after, NOW + 3 * DAY);
+        // ... and by about HORIZON_STEP objects per move, each exact.
+        store
+            .write_blocking(|tx| move_horizon(tx, NOW - 3 * DAY, true))
+            .unwrap();
+        let mut moves = Vec::new();
+        loop {
+            let (at, got, want) = store
+                .write_blocking(|tx| {
+                    advance_horizon(tx, NOW + 3 * DAY)?;
+                    let (got, want) = blocks_and_recount(tx)?;
+                    Ok((horizon(tx)?, got, want))
+                })
+                .unwrap();
+            assert_eq!(got, want, "horizon {at}");
+            moves.push(at);
+            if at == NOW + 3 * DAY {
+                break;
+            }
+        }
+        assert!(moves.len() >= 2 && moves[0] < NOW + DAY, "{moves:?}");
     }
 
     #[test]
