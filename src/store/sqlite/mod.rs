@@ -51,6 +51,15 @@ fn upgrade_sql(version: i64) -> Option<&'static str> {
 }
 
 const READ_POOL_SIZE: u32 = 8;
+
+/// What a read unit's statements see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Snapshot {
+    /// One read transaction around them all: one point in time.
+    Transaction,
+    /// Each its own (SQLite's autocommit), for a unit of one statement.
+    PerStatement,
+}
 /// Prepared statements kept per connection.
 const STATEMENT_CACHE: usize = 128;
 /// How much of the database file is read through a memory map rather than copied
@@ -253,20 +262,20 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&Connection) -> Result<T, ApiError>,
     ) -> Result<T, StoreError> {
-        self.read_on_this_thread(true, f)
+        self.read_on_this_thread(Snapshot::Transaction, f)
     }
 
-    /// [`Self::read_blocking`], in one read transaction if `snapshot`, else with
-    /// each statement of `f` reading its own (SQLite's autocommit).
+    /// [`Self::read_blocking`], in one read transaction or with each statement
+    /// of `f` reading its own snapshot.
     fn read_on_this_thread<T>(
         &self,
-        snapshot: bool,
+        snapshot: Snapshot,
         f: impl FnOnce(&Connection) -> Result<T, ApiError>,
     ) -> Result<T, StoreError> {
         let started = Instant::now();
         let read = || {
             let conn = self.pool.get()?;
-            if !snapshot {
+            if snapshot == Snapshot::PerStatement {
                 return f(&conn);
             }
             // Cached statements: BEGIN and COMMIT are parsed once per connection.
@@ -312,25 +321,7 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
     {
-        self.read_in(true, f).await
-    }
-
-    /// [`Self::read`], in one read transaction if `snapshot`.
-    async fn read_in<T, F>(&self, snapshot: bool, f: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
-    {
-        let turn = Arc::clone(&self.readers).acquire_owned().await;
-        let turn = turn.map_err(|e| StoreError::Backend(Box::new(e)))?;
-        let store = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let value = store.read_on_this_thread(snapshot, f);
-            drop(turn);
-            value
-        })
-        .await
-        .map_err(|e| StoreError::Backend(Box::new(e)))?
+        self.read_with(Snapshot::Transaction, false, f).await
     }
 
     /// Runs `f` in one read transaction on the calling thread when a reader
@@ -345,7 +336,7 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
     {
-        self.read_bounded_in(true, f).await
+        self.read_with(Snapshot::Transaction, true, f).await
     }
 
     /// [`Self::read_bounded`] for a unit whose reads need no common snapshot: one
@@ -356,22 +347,31 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
     {
-        self.read_bounded_in(false, f).await
+        self.read_with(Snapshot::PerStatement, true, f).await
     }
 
-    async fn read_bounded_in<T, F>(&self, snapshot: bool, f: F) -> Result<T, StoreError>
+    /// Runs `f` on a reader connection: on this thread if `here` and one is free,
+    /// else on the blocking pool once one is.
+    async fn read_with<T, F>(&self, snapshot: Snapshot, here: bool, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
     {
-        match Arc::clone(&self.readers).try_acquire_owned() {
-            Ok(turn) => {
-                let value = self.read_on_this_thread(snapshot, f);
-                drop(turn);
-                value
-            }
-            Err(_) => self.read_in(snapshot, f).await,
+        if here && let Ok(turn) = Arc::clone(&self.readers).try_acquire_owned() {
+            let value = self.read_on_this_thread(snapshot, f);
+            drop(turn);
+            return value;
         }
+        let turn = Arc::clone(&self.readers).acquire_owned().await;
+        let turn = turn.map_err(|e| StoreError::Backend(Box::new(e)))?;
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let value = store.read_on_this_thread(snapshot, f);
+            drop(turn);
+            value
+        })
+        .await
+        .map_err(|e| StoreError::Backend(Box::new(e)))?
     }
 
     /// Runs `f` on the writer thread, in its own savepoint of the transaction
